@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+// The shared lookup table: an LMDB-backed key -> value table built once into one
+// memory-mapped file and read by many processes, with a Swift API and the `lookup` CLI.
+import PackageDescription
+
+let package = Package(
+    name: "SharedLookup",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "LMDB", targets: ["LMDB"]),
+        .library(name: "SharedLookup", targets: ["SharedLookup"]),
+        .executable(name: "lookup", targets: ["lookup"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // liblmdb from the system (Debian: liblmdb-dev); no vendored sources.
+        .systemLibrary(
+            name: "CLMDB", pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"]), .brew(["lmdb"])]),
+        // zlib from the system, for reading .gz inputs.
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        .target(name: "LMDB", dependencies: ["CLMDB"]),
+        .target(name: "SharedLookup", dependencies: ["LMDB", "CZlib"]),
+        .executableTarget(
+            name: "lookup",
+            dependencies: [
+                "SharedLookup",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        .testTarget(name: "SharedLookupTests", dependencies: ["SharedLookup", "LMDB"]),
+        .testTarget(name: "LookupCLITests", dependencies: ["SharedLookup"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,5 @@
+/* CLMDB: exposes the system liblmdb (Debian liblmdb-dev) to Swift. */
+#ifndef CLMDB_SHIM_H
+#define CLMDB_SHIM_H
+#include <lmdb.h>
+#endif

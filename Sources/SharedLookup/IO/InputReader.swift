@@ -1,0 +1,263 @@
+// InputReader: reads an input (a file, standard input, or either gzip-compressed) in large
+// blocks and hands out lines or byte runs as borrowed buffers, with no allocation per line.
+// Line ends are "\n" or "\r\n"; a missing final newline still ends the last line.
+import CZlib
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads one input in large blocks. Lines and byte runs it returns borrow its buffer: they are
+/// valid until the next call on the reader. Gzip input (by `.gz` extension or by its magic
+/// bytes) is decompressed transparently; `-` reads standard input.
+public final class InputReader {
+    /// The input's name for messages: its path, or "<stdin>".
+    public let name: String
+    /// Whether the input is being decompressed.
+    public private(set) var isCompressed = false
+    /// The number of the last line returned by `nextLine()` (1-based; 0 before the first).
+    public private(set) var lineNumber = 0
+    /// Total bytes consumed so far (decompressed).
+    public private(set) var bytesConsumed = 0
+    /// The longest line accepted, in bytes; longer lines are an error naming the line.
+    public let maxLineLength: Int
+
+    private let fd: Int32
+    private let ownsFD: Bool
+    private var inflater: Inflater?
+    private var buffer: UnsafeMutableRawBufferPointer
+    private var start = 0      // first unconsumed byte
+    private var end = 0        // one past the last valid byte
+    private var atEOF = false
+
+    /// The default block size for reads.
+    public static let blockSize = 1 << 20
+
+    /// Opens `path` ("-" for standard input). Throws a `LookupError` naming the path when it
+    /// cannot be opened, is a directory, or claims to be gzip (by extension) but is not.
+    public init(path: String, maxLineLength: Int = 16 << 20) throws(LookupError) {
+        self.maxLineLength = maxLineLength
+        if path == "-" {
+            name = "<stdin>"
+            fd = STDIN_FILENO
+            ownsFD = false
+        } else {
+            name = path
+            let opened = open(path, O_RDONLY | O_CLOEXEC)
+            if opened < 0 { throw LookupError.system("cannot open input", path: path) }
+            var st = stat()
+            if fstat(opened, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+                close(opened)
+                throw LookupError(.io, path: path, "is a directory, not an input file")
+            }
+            fd = opened
+            ownsFD = true
+        }
+        buffer = .allocate(byteCount: Self.blockSize, alignment: 16)
+        // Sniff the first bytes for the gzip magic (1f 8b).
+        do {
+            try fillRaw(minimum: 2)
+        } catch {
+            cleanup()
+            throw error
+        }
+        let looksGzip = end - start >= 2 && buffer[start] == 0x1f && buffer[start + 1] == 0x8b
+        let namedGzip = path.hasSuffix(".gz")
+        if namedGzip && !looksGzip && end > start {
+            cleanup()
+            throw LookupError(.io, path: name, "broken .gz: not in gzip format")
+        }
+        if looksGzip {
+            // The sniffed bytes become the decompressor's first input; the line buffer
+            // then holds decompressed bytes only.
+            isCompressed = true
+            let inflater = Inflater(name: name)
+            inflater.prime(UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: end - start))
+            self.inflater = inflater
+            start = 0
+            end = 0
+            atEOF = false
+        }
+    }
+
+    deinit { cleanup() }
+
+    private func cleanup() {
+        inflater = nil
+        if ownsFD { close(fd) }
+        if buffer.count > 0 { buffer.deallocate(); buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0) }
+    }
+
+    /// Reads raw bytes from the descriptor until at least `minimum` bytes are buffered or EOF.
+    private func fillRaw(minimum: Int) throws(LookupError) {
+        while end - start < minimum && !atEOF {
+            let n = read(fd, buffer.baseAddress! + end, buffer.count - end)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw LookupError.system("read failed", path: name)
+            }
+            if n == 0 { atEOF = true } else { end += n }
+        }
+    }
+
+    /// Makes room and reads one more block (decompressing if needed). Returns false at EOF.
+    private func refill() throws(LookupError) -> Bool {
+        if atEOF { return false }
+        if start > 0 {
+            let live = end - start
+            if live > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + start, live) }
+            start = 0
+            end = live
+        }
+        if end == buffer.count {
+            // A single line or record fills the buffer: grow it, within the line limit.
+            if buffer.count >= maxLineLength + 2 {
+                throw LookupError(.badRecord, path: name, line: lineNumber + 1,
+                                  "line longer than the limit of \(maxLineLength) bytes")
+            }
+            let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: min(buffer.count * 2, maxLineLength + 2), alignment: 16)
+            bigger.baseAddress!.copyMemory(from: buffer.baseAddress!, byteCount: end)
+            buffer.deallocate()
+            buffer = bigger
+        }
+        while true {
+            let room = buffer.count - end
+            let n: Int
+            if let inflater {
+                n = try inflater.read(from: fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
+            } else {
+                n = read(fd, buffer.baseAddress! + end, room)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw LookupError.system("read failed", path: name)
+                }
+            }
+            if n == 0 { atEOF = true; return false }
+            end += n
+            return true
+        }
+    }
+
+    /// The next line without its line end ("\n" or "\r\n"), or `nil` at the end of input.
+    /// The buffer is valid until the next call. A line over `maxLineLength` throws.
+    @inline(__always)
+    public func nextLine() throws(LookupError) -> UnsafeRawBufferPointer? {
+        var scanFrom = start
+        while true {
+            if scanFrom < end, let nl = memchr(buffer.baseAddress! + scanFrom, 0x0A, end - scanFrom) {
+                let lineEnd = nl - buffer.baseAddress!
+                var contentEnd = lineEnd
+                if contentEnd > start && buffer[contentEnd - 1] == 0x0D { contentEnd -= 1 }
+                let line = UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: contentEnd - start)
+                bytesConsumed += lineEnd + 1 - start
+                start = lineEnd + 1
+                lineNumber += 1
+                return line
+            }
+            let scanned = end - start
+            if try !refill() {
+                if end > start {
+                    var contentEnd = end
+                    if buffer[contentEnd - 1] == 0x0D { contentEnd -= 1 }
+                    let line = UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: contentEnd - start)
+                    bytesConsumed += end - start
+                    start = end
+                    lineNumber += 1
+                    return line
+                }
+                return nil
+            }
+            scanFrom = start + scanned
+        }
+    }
+
+    /// Exactly `count` bytes, or `nil` at the end of input when none are left. Throws when the
+    /// input ends part-way. The buffer is valid until the next call. Counts newlines it passes.
+    public func readBytes(_ count: Int) throws(LookupError) -> UnsafeRawBufferPointer? {
+        while end - start < count {
+            if try !refill() {
+                if end == start { return nil }
+                throw LookupError(.badRecord, path: name, line: lineNumber + 1,
+                                  "input ends in the middle of a record")
+            }
+        }
+        let run = UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: count)
+        for byte in run where byte == 0x0A { lineNumber += 1 }
+        start += count
+        bytesConsumed += count
+        return run
+    }
+
+    /// The next byte without consuming it, or `nil` at the end of input.
+    public func peekByte() throws(LookupError) -> UInt8? {
+        if start == end, try !refill() { return nil }
+        return buffer[start]
+    }
+}
+
+/// A gzip decoder over a file descriptor (zlib `inflate`), accepting concatenated members.
+final class Inflater {
+    private var stream = z_stream()
+    private let input: UnsafeMutableRawBufferPointer
+    private var inputEOF = false
+    private var finishedMember = false
+    private let name: String
+
+    init(name: String) {
+        self.name = name
+        input = .allocate(byteCount: InputReader.blockSize, alignment: 16)
+        // 15 + 16: a gzip wrapper is required.
+        inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+    }
+
+    deinit {
+        inflateEnd(&stream)
+        input.deallocate()
+    }
+
+    /// Gives the decoder bytes already read from the descriptor.
+    func prime(_ bytes: UnsafeRawBufferPointer) {
+        input.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        stream.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self)
+        stream.avail_in = UInt32(bytes.count)
+    }
+
+    /// Decompresses into `out`; returns the number of bytes written, 0 at the end of input.
+    func read(from fd: Int32, into out: UnsafeMutableRawBufferPointer) throws(LookupError) -> Int {
+        stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
+        stream.avail_out = UInt32(min(out.count, Int(UInt32.max)))
+        while stream.avail_out == UInt32(min(out.count, Int(UInt32.max))) {
+            if stream.avail_in == 0 && !inputEOF {
+                var n: Int
+                repeat { n = Glibc.read(fd, input.baseAddress!, input.count) } while n < 0 && errno == EINTR
+                if n < 0 { throw LookupError.system("read failed", path: name) }
+                if n == 0 { inputEOF = true }
+                stream.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                stream.avail_in = UInt32(n)
+            }
+            if stream.avail_in == 0 && inputEOF {
+                if finishedMember { return 0 }
+                throw LookupError(.io, path: name, "broken .gz: unexpected end of file")
+            }
+            if finishedMember {
+                // Another gzip member follows the previous one.
+                inflateReset(&stream)
+                finishedMember = false
+            }
+            let rc = inflate(&stream, Z_NO_FLUSH)
+            switch rc {
+            case Z_OK, Z_BUF_ERROR:
+                break
+            case Z_STREAM_END:
+                finishedMember = true
+                if stream.avail_out != UInt32(min(out.count, Int(UInt32.max))) { break }
+            default:
+                let detail = stream.msg.map { String(cString: $0) } ?? "zlib error \(rc)"
+                throw LookupError(.io, path: name, "broken .gz: \(detail)")
+            }
+        }
+        return out.count - Int(stream.avail_out)
+    }
+}
