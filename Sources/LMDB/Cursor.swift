@@ -11,7 +11,8 @@ public struct Cursor: ~Copyable {
     public let handle: OpaquePointer
     let path: String
 
-    init(transaction: OpaquePointer, database: Database, path: String) throws(LMDBError) {
+    /// Opens a cursor on a raw `MDB_txn` (for wrappers that hold one); closed on deinit.
+    public init(transaction: OpaquePointer, database: Database, path: String) throws(LMDBError) {
         var c: OpaquePointer?
         try check(mdb_cursor_open(transaction, database.dbi, &c), "mdb_cursor_open", path: path)
         self.handle = c!

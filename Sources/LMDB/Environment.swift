@@ -100,13 +100,18 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` in a read-only transaction, aborted when `body` returns.
+    /// Runs `body` in a read-only transaction, ended when `body` returns. (It is ended by
+    /// `mdb_txn_commit`, so database handles opened inside it stay valid; aborted on a throw.)
+    @discardableResult
     public func read<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
         let txn = try Transaction(environment: self, readOnly: true)
-        return try body(txn)
+        let result = try body(txn)
+        try txn.commit()
+        return result
     }
 
     /// Runs `body` in a write transaction: committed when `body` returns, aborted if it throws.
+    @discardableResult
     public func write<R>(_ body: (borrowing Transaction) throws -> R) throws -> R {
         let txn = try Transaction(environment: self, readOnly: false)
         let result = try body(txn)
@@ -137,6 +142,13 @@ public final class Environment: @unchecked Sendable {
         var i = MDB_envinfo()
         try check(mdb_env_info(handle, &i), "mdb_env_info", path: path)
         return EnvironmentInfo(i)
+    }
+
+    /// Changes the map size (`mdb_env_set_mapsize`); only while no transaction is active in
+    /// this process. The new size is stored in the file at the next commit.
+    public func setMapSize(_ size: Int) throws(LMDBError) {
+        try checkProcess()
+        try check(mdb_env_set_mapsize(handle, size), "mdb_env_set_mapsize", path: path)
     }
 
     /// The largest key size this build of LMDB accepts (`mdb_env_get_maxkeysize`, 511).

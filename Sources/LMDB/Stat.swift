@@ -16,7 +16,8 @@ public struct DatabaseStat: Sendable, Hashable, Codable {
     /// Number of key/value entries.
     public var entries: Int
 
-    init(_ s: MDB_stat) {
+    /// Converts an `MDB_stat`.
+    public init(_ s: MDB_stat) {
         pageSize = Int(s.ms_psize)
         depth = Int(s.ms_depth)
         branchPages = s.ms_branch_pages

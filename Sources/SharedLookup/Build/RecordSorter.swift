@@ -1,0 +1,281 @@
+// RecordSorter: collects records in an arena and hands them back in key order (ties in input
+// order). Within its memory budget it sorts in memory; past it, it spills sorted runs to temp
+// files and merges them, so a table larger than RAM builds with bounded memory. Input that
+// arrives sorted is not sorted again.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One record handed back by `RecordSorter.next()`: borrowed until the next call.
+struct SortedRecord {
+    var key: UnsafeRawBufferPointer
+    var value: UnsafeRawBufferPointer
+    /// The record's position in the input: `source << 40 | line`.
+    var sequence: UInt64
+}
+
+final class RecordSorter {
+    /// An arena record: [u32 key length][u32 value length][key][value].
+    private struct Entry { var prefix: UInt64; var offset: Int; var sequence: UInt64 }
+
+    private let budget: Int
+    private let temporaryDirectory: String
+    private var arena: UnsafeMutableRawPointer?
+    private var arenaCapacity = 0
+    private var arenaUsed = 0
+    private var entries: [Entry] = []
+    private var lastKey: [UInt8] = []
+    private var haveLastKey = false
+    /// Whether every record so far arrived in key order.
+    private(set) var inputSorted = true
+    /// Run files spilled so far.
+    private(set) var runPaths: [String] = []
+    /// Records added.
+    private(set) var count = 0
+    /// Size of the largest record added (key + value bytes).
+    private(set) var largestRecord = 0
+
+    // Iteration state.
+    private var position = 0
+    private var merger: RunMerger?
+    private var finished = false
+
+    /// Bytes of memory per record beyond its key and value.
+    private static let entryOverhead = MemoryLayout<Entry>.stride + 8
+
+    init(budget: Int, temporaryDirectory: String) {
+        self.budget = max(budget, 16 << 20)
+        self.temporaryDirectory = temporaryDirectory
+    }
+
+    deinit {
+        arena?.deallocate()
+        removeRuns()
+    }
+
+    /// Deletes the spilled run files.
+    func removeRuns() {
+        merger = nil
+        for path in runPaths {
+            unlink(path)
+            TemporaryFiles.unregister(path)
+        }
+        runPaths.removeAll()
+    }
+
+    /// Adds a record (copied).
+    func add(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, sequence: UInt64) throws(LookupError) {
+        let size = 8 + key.count + value.count
+        if size > largestRecord { largestRecord = size }
+        if arenaUsed + size > arenaCapacity || entries.count == entries.capacity {
+            try makeRoom(for: size)
+        }
+        if inputSorted {
+            if haveLastKey {
+                let c = lastKey.withUnsafeBytes { compareKeys($0, key) }
+                if c > 0 { inputSorted = false }
+            }
+            lastKey.removeAll(keepingCapacity: true)
+            lastKey.append(contentsOf: key)
+            haveLastKey = true
+        }
+        let base = arena! + arenaUsed
+        base.storeBytes(of: UInt32(key.count), as: UInt32.self)
+        (base + 4).storeBytes(of: UInt32(value.count), as: UInt32.self)
+        if key.count > 0 { (base + 8).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+        if value.count > 0 { (base + 8 + key.count).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+        entries.append(Entry(prefix: keyPrefix(key), offset: arenaUsed, sequence: sequence))
+        arenaUsed += size
+        count += 1
+    }
+
+    /// Grows the arena or the entry list within the budget, or spills a run. The budget is
+    /// shared between the two in proportion to the average record size seen so far.
+    private func makeRoom(for size: Int) throws(LookupError) {
+        let average = entries.isEmpty ? 64 : max(arenaUsed / entries.count, 16)
+        let arenaShare = budget / (average + Self.entryOverhead) * average
+        let entryShare = (budget - arenaShare) / Self.entryOverhead
+        if arenaUsed + size > arenaCapacity {
+            let wanted = min(max(arenaCapacity * 2, 4 << 20), max(arenaShare, arenaCapacity))
+            if wanted >= arenaUsed + size {
+                growArena(to: wanted)
+            } else {
+                try spill()
+                if size > arenaCapacity { growArena(to: size) }
+            }
+        }
+        if entries.count == entries.capacity {
+            let wanted = min(max(entries.capacity * 2, 1024), max(entryShare, entries.capacity))
+            if wanted > entries.count {
+                entries.reserveCapacity(wanted)
+            } else {
+                try spill()
+            }
+        }
+    }
+
+    private func growArena(to capacity: Int) {
+        let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        if let arena {
+            bigger.copyMemory(from: arena, byteCount: arenaUsed)
+            arena.deallocate()
+        }
+        arena = bigger
+        arenaCapacity = capacity
+    }
+
+    @inline(__always)
+    private func record(_ e: Entry) -> SortedRecord {
+        let base = arena! + e.offset
+        let kl = Int(base.load(as: UInt32.self))
+        let vl = Int((base + 4).load(as: UInt32.self))
+        return SortedRecord(key: UnsafeRawBufferPointer(start: base + 8, count: kl),
+                            value: UnsafeRawBufferPointer(start: base + 8 + kl, count: vl),
+                            sequence: e.sequence)
+    }
+
+    /// Sorts the in-memory entries by (key, sequence).
+    private func sortEntries() {
+        if inputSorted && runPaths.isEmpty { return }
+        guard let arena else { return }
+        entries.withUnsafeMutableBufferPointer { buffer in
+            buffer.sort { a, b in
+                if a.prefix != b.prefix { return a.prefix < b.prefix }
+                let ka = arena + a.offset, kb = arena + b.offset
+                let c = compareKeys(UnsafeRawBufferPointer(start: ka + 8, count: Int(ka.load(as: UInt32.self))),
+                                    UnsafeRawBufferPointer(start: kb + 8, count: Int(kb.load(as: UInt32.self))))
+                return c != 0 ? c < 0 : a.sequence < b.sequence
+            }
+        }
+    }
+
+    /// Writes the in-memory records, sorted, to a new run file and empties memory.
+    private func spill() throws(LookupError) {
+        if entries.isEmpty { return }
+        sortEntries()
+        let path = "\(temporaryDirectory)/.lookup-sort-\(getpid())-\(runPaths.count)-\(UInt32.random(in: 0...UInt32.max)).run"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd < 0 { throw LookupError.system("cannot create temporary sort file (use --temp-dir)", path: path) }
+        TemporaryFiles.register(path)
+        runPaths.append(path)
+        defer { close(fd) }
+        var out = OutputBuffer(fd: fd, name: path, capacity: 4 << 20)
+        for e in entries {
+            let r = record(e)
+            var header: (UInt32, UInt32, UInt64) = (UInt32(r.key.count), UInt32(r.value.count), r.sequence)
+            try withUnsafeBytes(of: &header) { (h) throws(LookupError) in try out.append(UnsafeRawBufferPointer(rebasing: h[0..<16])) }
+            try out.append(r.key)
+            try out.append(r.value)
+        }
+        try out.flush()
+        entries.removeAll(keepingCapacity: true)
+        arenaUsed = 0
+    }
+
+    /// Prepares iteration: sorts in memory, or spills the rest and opens the merge.
+    func finish() throws(LookupError) {
+        if !runPaths.isEmpty {
+            try spill()
+            arena?.deallocate()
+            arena = nil
+            arenaCapacity = 0
+            entries = []
+            merger = try RunMerger(paths: runPaths)
+        } else {
+            sortEntries()
+        }
+        position = 0
+    }
+
+    /// The next record in (key, input order), or `nil` when done. Borrowed until the next call.
+    @inline(__always)
+    func next() throws(LookupError) -> SortedRecord? {
+        if let merger { return try merger.next() }
+        if position == entries.count { return nil }
+        let r = record(entries[position])
+        position += 1
+        return r
+    }
+}
+
+/// Merges sorted run files with a binary heap ordered by (key, sequence).
+final class RunMerger {
+    private var readers: [InputReader] = []
+    private var heads: [SortedRecord?] = []
+    private var heap: [Int] = []
+    private var lastPopped = -1
+
+    init(paths: [String]) throws(LookupError) {
+        for path in paths {
+            readers.append(try InputReader(path: path, maxLineLength: Int(Int32.max)))
+            heads.append(nil)
+        }
+        for i in readers.indices {
+            heads[i] = try read(i)
+            if heads[i] != nil { push(i) }
+        }
+    }
+
+    private func read(_ i: Int) throws(LookupError) -> SortedRecord? {
+        guard let header = try readers[i].readBytes(16) else { return nil }
+        let kl = Int(header.load(as: UInt32.self))
+        let vl = Int(header.load(fromByteOffset: 4, as: UInt32.self))
+        let seq = header.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        guard let body = try readers[i].readBytes(kl + vl) else {
+            throw LookupError(.io, path: readers[i].name, "temporary sort file ends early")
+        }
+        return SortedRecord(key: UnsafeRawBufferPointer(rebasing: body[0..<kl]),
+                            value: UnsafeRawBufferPointer(rebasing: body[kl...]), sequence: seq)
+    }
+
+    @inline(__always)
+    private func less(_ a: Int, _ b: Int) -> Bool {
+        let x = heads[a]!, y = heads[b]!
+        let c = compareKeys(x.key, y.key)
+        return c != 0 ? c < 0 : x.sequence < y.sequence
+    }
+
+    private func push(_ i: Int) {
+        heap.append(i)
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            if !less(heap[child], heap[parent]) { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    private func siftDown() {
+        var parent = 0
+        while true {
+            let l = 2 * parent + 1, r = l + 1
+            var smallest = parent
+            if l < heap.count && less(heap[l], heap[smallest]) { smallest = l }
+            if r < heap.count && less(heap[r], heap[smallest]) { smallest = r }
+            if smallest == parent { return }
+            heap.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+
+    func next() throws(LookupError) -> SortedRecord? {
+        // Advance the run whose record was handed out last time (its buffer is now free).
+        if lastPopped >= 0 {
+            let i = lastPopped
+            lastPopped = -1
+            heads[i] = try read(i)
+            if heads[i] != nil { heap[0] = i; siftDown() } else {
+                heap[0] = heap[heap.count - 1]
+                heap.removeLast()
+                if !heap.isEmpty { siftDown() }
+            }
+        }
+        guard let top = heap.first else { return nil }
+        lastPopped = top
+        return heads[top]
+    }
+}

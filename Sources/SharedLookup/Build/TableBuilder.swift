@@ -1,0 +1,344 @@
+// TableBuilder: builds a table file from records (input files in any RecordFormat, or records
+// added through the API): sorts them within a memory budget, applies the duplicate policy,
+// bulk-loads them in key order with MDB_APPEND into a temp file beside the destination,
+// stores the metadata, fsyncs, and renames the file over the destination.
+import Foundation
+import LMDB
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What to do when a key occurs more than once.
+public enum DuplicatePolicy: String, CaseIterable, Sendable, Codable {
+    /// Fail, naming both occurrences (the default).
+    case error
+    /// Keep the first occurrence in input order.
+    case first
+    /// Keep the last occurrence in input order.
+    case last
+}
+
+/// Options for building a table.
+public struct BuildOptions: Sendable {
+    /// The input format; `nil` infers it from each input's name.
+    public var format: RecordFormat?
+    /// How records are read (key column, delimiter, header, ...).
+    public var record: RecordOptions
+    /// The duplicate-key policy.
+    public var duplicates: DuplicatePolicy
+    /// Memory for sorting, in bytes; past it, sorted runs spill to temp files.
+    public var memoryBudget: Int
+    /// Count and skip malformed records instead of failing on the first.
+    public var skipBadRecords: Bool
+    /// Where sort runs spill; `nil` uses the destination's directory.
+    public var temporaryDirectory: String?
+    /// The longest input line accepted.
+    public var maxLineLength: Int
+
+    /// Creates options with sensible defaults (1 GiB sort memory, strict errors).
+    public init(format: RecordFormat? = nil, record: RecordOptions = RecordOptions(), duplicates: DuplicatePolicy = .error,
+                memoryBudget: Int = 1 << 30, skipBadRecords: Bool = false, temporaryDirectory: String? = nil,
+                maxLineLength: Int = 16 << 20) {
+        self.format = format
+        self.record = record
+        self.duplicates = duplicates
+        self.memoryBudget = memoryBudget
+        self.skipBadRecords = skipBadRecords
+        self.temporaryDirectory = temporaryDirectory
+        self.maxLineLength = maxLineLength
+    }
+}
+
+/// What a build did.
+public struct BuildReport: Sendable {
+    /// Records in the published table.
+    public var records: Int
+    /// Records read from the inputs (before dropping duplicates).
+    public var recordsRead: Int
+    /// Duplicates dropped under `first`/`last`.
+    public var duplicatesDropped: Int
+    /// Malformed records skipped (with `skipBadRecords`).
+    public var badRecords: Int
+    /// The first few skipped records' errors.
+    public var badRecordSamples: [LookupError]
+    /// Whether the input arrived in key order (no sort was needed).
+    public var inputWasSorted: Bool
+    /// Sorted runs spilled to disk (0 when everything fit in memory).
+    public var runsSpilled: Int
+    /// Size of the published file in bytes.
+    public var fileSize: Int
+    /// The metadata stored in the table.
+    public var metadata: TableMetadata
+}
+
+/// Builds one table. Add records (`addInput`, `add`), then `publish()`; until then the
+/// destination is untouched, and a builder dropped without publishing removes its temp files.
+public final class TableBuilder {
+    /// Where the table will be published.
+    public let destination: String
+    /// The build's options.
+    public let options: BuildOptions
+
+    private let directory: String
+    private let temporaryPath: String
+    private let sorter: RecordSorter
+    private var sources: [String] = []
+    private var formats: [String] = []
+    private var badRecords = 0
+    private var badSamples: [LookupError] = []
+    private var published = false
+
+    /// How many bad-record errors a report keeps.
+    public static let sampleLimit = 10
+
+    /// Prepares a build of `destination`. Fails at once if its directory is missing or not
+    /// writable, so no input is read in vain.
+    public init(destination: String, options: BuildOptions = BuildOptions()) throws(LookupError) {
+        self.destination = destination
+        self.options = options
+        let slash = destination.lastIndex(of: "/")
+        directory = slash.map { $0 == destination.startIndex ? "/" : String(destination[..<$0]) } ?? "."
+        let base = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
+        if base.isEmpty { throw LookupError(.usage, path: destination, "the table path names a directory; give a file name") }
+        var st = stat()
+        if stat(directory, &st) != 0 {
+            throw LookupError(.io, path: destination, "output directory \(directory) does not exist")
+        }
+        if (st.st_mode & S_IFMT) != S_IFDIR {
+            throw LookupError(.io, path: destination, "\(directory) is not a directory")
+        }
+        if access(directory, W_OK) != 0 {
+            throw LookupError(.io, path: destination, "output directory \(directory) is not writable")
+        }
+        if stat(destination, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+            throw LookupError(.io, path: destination, "is a directory; give a file name for the table")
+        }
+        let prefix = ".\(base).tmp-"
+        TemporaryFiles.removeStale(in: directory, prefix: prefix)
+        temporaryPath = "\(directory)/\(prefix)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let sortDirectory = options.temporaryDirectory ?? directory
+        if options.temporaryDirectory != nil {
+            if stat(sortDirectory, &st) != 0 || (st.st_mode & S_IFMT) != S_IFDIR || access(sortDirectory, W_OK) != 0 {
+                throw LookupError(.io, path: sortDirectory, "temporary directory does not exist or is not writable")
+            }
+        }
+        TemporaryFiles.removeStale(in: sortDirectory, prefix: ".lookup-sort-")
+        sorter = RecordSorter(budget: options.memoryBudget, temporaryDirectory: sortDirectory)
+    }
+
+    deinit {
+        if !published { discard() }
+    }
+
+    /// Removes the temp files of an unpublished build.
+    public func discard() {
+        sorter.removeRuns()
+        unlink(temporaryPath)
+        unlink(temporaryPath + "-lock")
+        TemporaryFiles.unregister(temporaryPath)
+    }
+
+    /// Reads every record of the input at `path` ("-" for standard input, `.gz` decompressed).
+    public func addInput(_ path: String, format: RecordFormat? = nil) throws {
+        guard let format = format ?? options.format ?? RecordFormat.infer(fromPath: path) else {
+            throw LookupError(.usage, path: path, "cannot tell the input format from the file name; give --format csv|tsv|jsonl|mdb-dump|cdb")
+        }
+        let source = sources.count
+        if source >= 1 << 23 { throw LookupError(.usage, path: path, "too many inputs") }
+        let input = try InputReader(path: path, maxLineLength: options.maxLineLength)
+        sources.append(path)
+        if !formats.contains(format.rawValue) { formats.append(format.rawValue) }
+        var handler = Handler(builder: self, base: UInt64(source) << 40)
+        try format.parse(input, options: options.record, into: &handler)
+    }
+
+    /// Adds one record from code (its "line" is its ordinal among added records).
+    public func add<K: LMDBBytes, V: LMDBBytes>(key: K, value: V) throws {
+        if sources.last != "api" || formats.last != "api" {
+            sources.append("api")
+            formats.append("api")
+        }
+        let base = UInt64(sources.count - 1) << 40
+        try key.withLMDBBytes { k in
+            try value.withLMDBBytes { v in
+                if k.isEmpty { throw LookupError(.badRecord, path: "api", line: sorter.count + 1, "empty key") }
+                if k.count > options.record.maxKeySize {
+                    throw LookupError(.badRecord, path: "api", line: sorter.count + 1,
+                                      "key is \(k.count) bytes; LMDB keys are at most \(options.record.maxKeySize) bytes")
+                }
+                try sorter.add(key: k, value: v, sequence: base | UInt64(sorter.count + 1))
+            }
+        }
+    }
+
+    private struct Handler: RecordHandler {
+        let builder: TableBuilder
+        let base: UInt64
+
+        @inline(__always)
+        mutating func record(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, line: Int) throws {
+            try builder.sorter.add(key: key, value: value, sequence: base | UInt64(line))
+        }
+
+        mutating func badRecord(_ error: LookupError) throws {
+            if !builder.options.skipBadRecords { throw error }
+            builder.badRecords += 1
+            if builder.badSamples.count < TableBuilder.sampleLimit { builder.badSamples.append(error) }
+        }
+    }
+
+    /// The input name and line a record's sequence number stands for.
+    private func origin(_ sequence: UInt64) -> (name: String, line: Int) {
+        let source = Int(sequence >> 40)
+        let name = source < sources.count ? (sources[source] == "-" ? "<stdin>" : sources[source]) : "?"
+        return (name, Int(sequence & ((1 << 40) - 1)))
+    }
+
+    /// Sorts, loads and publishes the table atomically; returns what was built.
+    @discardableResult
+    public func publish() throws -> BuildReport {
+        precondition(!published, "publish() called twice")
+        TemporaryFiles.register(temporaryPath)
+        defer { if !published { discard() } }
+        try sorter.finish()
+        let (fileSize, runs, metadata) = try load()
+        sorter.removeRuns()
+        // Durable and atomic: data was synced by load(); rename, then sync the directory.
+        if rename(temporaryPath, destination) != 0 {
+            throw LookupError.system("cannot publish table (rename)", path: destination)
+        }
+        published = true
+        TemporaryFiles.unregister(temporaryPath)
+        let dirFD = open(directory, O_RDONLY | O_CLOEXEC)
+        if dirFD >= 0 { fsync(dirFD); close(dirFD) }
+        return BuildReport(
+            records: metadata.records, recordsRead: sorter.count, duplicatesDropped: metadata.duplicatesDropped,
+            badRecords: badRecords, badRecordSamples: badSamples, inputWasSorted: sorter.inputSorted,
+            runsSpilled: runs, fileSize: fileSize, metadata: metadata)
+    }
+
+    /// Writes the sorted records and metadata into the temp file; returns its size.
+    private func load() throws -> (fileSize: Int, runs: Int, TableMetadata) {
+        let runs = sorter.runPaths.count
+        let env: Environment
+        do {
+            env = try Environment(path: temporaryPath, options: EnvironmentOptions(
+                flags: [.noSubdirectory, .noLock, .noSync, .noMemoryInit], mapSize: Self.mapGrowth, maxReaders: 1, maxDatabases: 4,
+                mode: 0o644))
+        } catch {
+            throw LookupError(error, path: destination)
+        }
+        var hash = ContentHash()
+        var written = 0
+        var dropped = 0
+        do {
+            let (data, meta) = try env.write { txn in
+                (try txn.openDatabase(TableLayout.dataDatabase, flags: .create),
+                 try txn.openDatabase(TableLayout.metaDatabase, flags: .create))
+            }
+            // Pending record: held back until the next key shows it is not a duplicate.
+            var pendingKey: [UInt8] = []
+            var pendingValue: [UInt8] = []
+            var pendingSequence: UInt64 = 0
+            var havePending = false
+            var done = false
+            // Commit every few MiB so LMDB's dirty pages stay small (bounded memory).
+            let commitBytes = 16 << 20
+            while !done {
+                try growMapIfNeeded(env, headroom: 2 * commitBytes + 2 * sorter.largestRecord)
+                try env.write { txn in
+                    try txn.withCursor(data) { cursor in
+                        var batch = 0
+                        func flushPending() throws {
+                            try pendingKey.withUnsafeBytes { k in
+                                try pendingValue.withUnsafeBytes { v in
+                                    try cursor.put(k, v, flags: .append)
+                                    hash.add(key: k, value: v)
+                                }
+                            }
+                            written += 1
+                            batch += pendingKey.count + pendingValue.count + 16
+                        }
+                        while batch < commitBytes {
+                            guard let r = try sorter.next() else {
+                                if havePending { try flushPending(); havePending = false }
+                                done = true
+                                return
+                            }
+                            if havePending && pendingKey.withUnsafeBytes({ compareKeys($0, r.key) }) == 0 {
+                                switch options.duplicates {
+                                case .error:
+                                    let key = String(decoding: r.key.prefix(80), as: UTF8.self)
+                                    let here = origin(r.sequence), first = origin(pendingSequence)
+                                    throw LookupError(.duplicateKey, path: here.name, line: here.line,
+                                                      "duplicate key \"\(key)\" (first at \(first.name):\(first.line)); use --duplicates first|last to keep one")
+                                case .first:
+                                    dropped += 1
+                                case .last:
+                                    dropped += 1
+                                    pendingValue.removeAll(keepingCapacity: true)
+                                    pendingValue.append(contentsOf: r.value)
+                                    pendingSequence = r.sequence
+                                }
+                                continue
+                            }
+                            if havePending { try flushPending() }
+                            pendingKey.removeAll(keepingCapacity: true)
+                            pendingKey.append(contentsOf: r.key)
+                            pendingValue.removeAll(keepingCapacity: true)
+                            pendingValue.append(contentsOf: r.value)
+                            pendingSequence = r.sequence
+                            havePending = true
+                        }
+                    }
+                }
+            }
+            let metadata = TableMetadata(
+                records: written, sources: sources, format: formats.joined(separator: "+"),
+                keyColumn: formats.contains(where: { $0 == "csv" || $0 == "tsv" }) ? options.record.keyColumn : nil,
+                keyField: formats.contains("jsonl") ? options.record.keyField : nil,
+                delimiter: formats.contains(where: { $0 == "csv" || $0 == "tsv" })
+                    ? options.record.delimiter.map { String(UnicodeScalar($0)) } ?? (formats.contains("tsv") ? "\t" : ",") : nil,
+                duplicates: options.duplicates.rawValue, duplicatesDropped: dropped, badRecordsSkipped: badRecords,
+                contentHash: hash.hex)
+            let encoded = try metadata.encoded()
+            try growMapIfNeeded(env, headroom: encoded.count * 2 + (1 << 20))
+            try env.write { txn in
+                try txn.put(meta, TableLayout.metadataKey, encoded)
+            }
+            try env.sync(force: true)
+            let fd = try env.fileDescriptor()
+            var st = stat()
+            fstat(fd, &st)
+            return (Int(st.st_size), runs, metadata)
+        } catch let error as LMDBError {
+            throw LookupError(error, path: destination)
+        }
+    }
+
+    /// The map starts at this size and grows in steps of at least this much.
+    static let mapGrowth = 64 << 20
+
+    /// Grows the map (between transactions) so the next one has `headroom` bytes to write
+    /// into. Growing in steps keeps the map size stored in the file (which every reader
+    /// adopts) close to the file's size.
+    private func growMapIfNeeded(_ env: Environment, headroom: Int) throws(LMDBError) {
+        let info = try env.info()
+        let used = (info.lastPageNumber + 1) * Int(sysconf(Int32(_SC_PAGESIZE)))
+        if used + headroom > info.mapSize {
+            let wanted = used + headroom + max(used / 4, Self.mapGrowth)
+            try env.setMapSize((wanted + Self.mapGrowth - 1) / Self.mapGrowth * Self.mapGrowth)
+        }
+    }
+
+    /// Builds a table from `inputs` and publishes it at `destination` in one call.
+    @discardableResult
+    public static func build(inputs: [String], to destination: String, options: BuildOptions = BuildOptions()) throws -> BuildReport {
+        let builder = try TableBuilder(destination: destination, options: options)
+        for input in inputs { try builder.addInput(input) }
+        return try builder.publish()
+    }
+}

@@ -1,0 +1,211 @@
+// Table: the read side of a lookup table. Opens a table file read-only (after checking it is a
+// whole LMDB file), looks keys up (owned copies, zero-copy closures, batches in key order),
+// scans prefixes and ranges, and reports stats and metadata.
+import LMDB
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How a table is opened.
+public struct TableOptions: Sendable, Hashable {
+    /// Use LMDB's lock file (`TABLE-lock`). Off by default: a published table is never written
+    /// in place (builds replace it by rename), so readers need no lock table; this also works
+    /// on read-only filesystems and leaves no reader slots behind when workers are killed.
+    /// Turn it on only for a file that another program updates in place.
+    public var useLockFile: Bool
+    /// Turn off OS read-ahead (`MDB_NORDAHEAD`): better for random reads of a table larger
+    /// than RAM, worse for scans of a cached one.
+    public var noReadAhead: Bool
+    /// Reader slots with a lock file (`mdb_env_set_maxreaders`); LMDB's default is 126.
+    public var maxReaders: Int
+
+    /// Creates options; see each property.
+    public init(useLockFile: Bool = false, noReadAhead: Bool = false, maxReaders: Int = 4096) {
+        self.useLockFile = useLockFile
+        self.noReadAhead = noReadAhead
+        self.maxReaders = maxReaders
+    }
+}
+
+/// The names of the databases inside a table file.
+enum TableLayout {
+    /// Records live in this named database.
+    static let dataDatabase = "data"
+    /// Metadata lives in this named database, under `metadataKey`.
+    static let metaDatabase = "meta"
+    /// The key of the metadata JSON in the meta database.
+    static let metadataKey = "metadata"
+}
+
+/// Statistics of a table: its B+tree, its file, its map and its metadata.
+public struct TableStats: Sendable, Codable, Equatable {
+    /// The table's path.
+    public var path: String
+    /// Number of records.
+    public var entries: Int
+    /// Size of the file in bytes.
+    public var fileSize: Int
+    /// Depth of the B+tree.
+    public var depth: Int
+    /// Page size in bytes.
+    public var pageSize: Int
+    /// Branch, leaf and overflow pages of the records' tree.
+    public var branchPages: Int, leafPages: Int, overflowPages: Int
+    /// Pages in use in the whole file.
+    public var pagesInUse: Int
+    /// The map size stored in the file.
+    public var mapSize: Int
+    /// Reader slots in use and available; `nil` when opened without a lock file.
+    public var readersInUse: Int?, maxReaders: Int?
+    /// The table's metadata; `nil` for a plain LMDB file not built by `lookup`.
+    public var metadata: TableMetadata?
+}
+
+/// A lookup table opened read-only.
+///
+/// Open it in each process that uses it, after that process starts: a handle used in a forked
+/// child throws `LookupError` of kind `.usedAfterFork`. The table is safe to share between
+/// threads. Bytes handed to closures point into the shared memory map and are valid only
+/// during the call.
+public final class Table: @unchecked Sendable {
+    /// The path the table was opened from.
+    public let path: String
+    /// The LMDB environment underneath.
+    public let environment: Environment
+    /// The database holding the records.
+    public let database: Database
+    /// The table's metadata, or `nil` for a plain LMDB file (records in its main database).
+    public let metadata: TableMetadata?
+    /// Size of the table file when opened.
+    public let fileSize: Int
+
+    /// Opens the table at `path` read-only. Fails with a clear `LookupError` for a missing,
+    /// foreign or truncated file.
+    public init(path: String, options: TableOptions = TableOptions()) throws(LookupError) {
+        self.path = path
+        let header = try TableFileHeader.read(path: path)
+        var flags: EnvironmentFlags = [.readOnly, .noSubdirectory, .noThreadLocalStorage]
+        if !options.useLockFile { flags.insert(.noLock) }
+        if options.noReadAhead { flags.insert(.noReadAhead) }
+        let env: Environment
+        do {
+            env = try Environment(path: path, options: EnvironmentOptions(
+                flags: flags, mapSize: nil, maxReaders: options.maxReaders, maxDatabases: 4))
+        } catch {
+            throw LookupError(error, path: path)
+        }
+        // The file may have been replaced between the check and the open: check what LMDB
+        // actually mapped, through its own descriptor, before any page is touched.
+        do {
+            let fd = try env.fileDescriptor()
+            let mapped = try TableFileHeader.read(path: path, fd: fd)
+            self.fileSize = mapped.fileSize
+        } catch let error as LookupError {
+            throw error
+        } catch {
+            throw LookupError(.io, path: path, "\(error)")
+        }
+        _ = header
+        if options.useLockFile { _ = try? env.clearStaleReaders() }
+        self.environment = env
+        do {
+            (database, metadata) = try env.read { txn in
+                let main = try txn.openDatabase()
+                // A table built by `lookup` keeps records in "data" and metadata in "meta";
+                // any other LMDB file is read from its main database.
+                guard try txn.get(main, TableLayout.dataDatabase) != nil,
+                      let data = try? txn.openDatabase(TableLayout.dataDatabase) else {
+                    return (main, nil)
+                }
+                var metadata: TableMetadata?
+                if let meta = try? txn.openDatabase(TableLayout.metaDatabase),
+                   let bytes = try txn.get(meta, TableLayout.metadataKey) {
+                    metadata = try? TableMetadata.decode(bytes)
+                }
+                return (data, metadata)
+            }
+        } catch let error as LMDBError {
+            throw LookupError(error, path: path)
+        } catch {
+            throw LookupError(.notATable, path: path, "cannot read table: \(error)")
+        }
+    }
+
+    /// Runs `body` with a reader: one read transaction for many lookups (the fast way).
+    public func read<R>(_ body: (borrowing TableReader) throws -> R) throws -> R {
+        do {
+            return try environment.read { txn in
+                try body(TableReader(transaction: txn.handle, database: database, table: self))
+            }
+        } catch let error as LMDBError {
+            throw LookupError(error, path: path)
+        }
+    }
+
+    /// The value for `key` as owned bytes, or `nil`.
+    public func value<K: LMDBBytes>(for key: K) throws -> [UInt8]? {
+        try read { reader in try reader.withValue(for: key) { $0.map { Array($0) } } }
+    }
+
+    /// The value for `key` as a String (UTF-8, invalid bytes repaired), or `nil`.
+    public func string(for key: String) throws -> String? {
+        try read { reader in try reader.withValue(for: key) { $0.map { String(decoding: $0, as: UTF8.self) } } }
+    }
+
+    /// Calls `body` with the value for `key` (or `nil`) without copying it.
+    public func withValue<K: LMDBBytes, R>(for key: K, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        try read { reader in try reader.withValue(for: key, body) }
+    }
+
+    /// Whether `key` is in the table.
+    public func contains<K: LMDBBytes>(_ key: K) throws -> Bool {
+        try read { reader in try reader.withValue(for: key) { $0 != nil } }
+    }
+
+    /// The values for many keys, in the order of `keys` (`nil` where missing). Looks them up
+    /// in key order with one cursor, which is much faster than one lookup per key.
+    public func values<K: LMDBBytes>(for keys: [K]) throws -> [[UInt8]?] {
+        var result = [[UInt8]?](repeating: nil, count: keys.count)
+        try read { reader in
+            try reader.lookupBatch(keys) { index, value in result[index] = value.map { Array($0) } }
+        }
+        return result
+    }
+
+    /// Calls `body` for each record whose key starts with `prefix`, in key order; `body`
+    /// returns `false` to stop. Returns the number of records visited.
+    @discardableResult
+    public func scan<K: LMDBBytes>(prefix: K, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
+        try read { reader in try reader.scan(prefix: prefix, body) }
+    }
+
+    /// Calls `body` for each record with `lower <= key < upper` (`nil`: unbounded), in key
+    /// order; `body` returns `false` to stop. Returns the number of records visited.
+    @discardableResult
+    public func scan(from lower: [UInt8]? = nil, to upper: [UInt8]? = nil,
+                     _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
+        try read { reader in try reader.scan(from: lower, to: upper, body) }
+    }
+
+    /// Number of records.
+    public func count() throws -> Int {
+        try read { reader in try reader.count() }
+    }
+
+    /// The table's statistics.
+    public func stats() throws -> TableStats {
+        let info: EnvironmentInfo
+        do { info = try environment.info() } catch { throw LookupError(error, path: path) }
+        let stat: DatabaseStat = try read { reader in try reader.stat() }
+        let locked = !environment.flags.contains(.noLock)
+        return TableStats(
+            path: path, entries: stat.entries, fileSize: fileSize, depth: stat.depth, pageSize: stat.pageSize,
+            branchPages: stat.branchPages, leafPages: stat.leafPages, overflowPages: stat.overflowPages,
+            pagesInUse: info.lastPageNumber + 1, mapSize: info.mapSize,
+            readersInUse: locked ? info.readersInUse : nil, maxReaders: locked ? info.maxReaders : nil,
+            metadata: metadata)
+    }
+}

@@ -1,0 +1,56 @@
+// TableCheck: walks a whole table and verifies it against its metadata: every page readable,
+// keys strictly ascending and of legal size, record count and content hash as recorded.
+import LMDB
+
+/// The result of `Table.verify()`.
+public struct TableCheckReport: Sendable, Codable {
+    /// Records walked.
+    public var records: Int
+    /// Bytes of keys and values walked.
+    public var bytes: Int
+    /// The content hash recomputed from the records.
+    public var contentHash: String
+    /// Problems found; empty when the table is sound.
+    public var problems: [String]
+    /// Whether the table passed.
+    public var ok: Bool { problems.isEmpty }
+}
+
+extension Table {
+    /// Reads every record in key order and compares what it finds with the metadata.
+    public func verify() throws -> TableCheckReport {
+        var problems: [String] = []
+        var records = 0
+        var bytes = 0
+        var hash = ContentHash()
+        var previous: [UInt8] = []
+        var outOfOrder = 0, badKeys = 0
+        try read { reader in
+            _ = try reader.withCursor { cursor in
+                try cursor.forEach { entry in
+                    records += 1
+                    bytes += entry.key.count + entry.value.count
+                    if entry.key.isEmpty || entry.key.count > 511 { badKeys += 1 }
+                    if records > 1 && previous.withUnsafeBytes({ compareKeys($0, entry.key) }) >= 0 { outOfOrder += 1 }
+                    previous.removeAll(keepingCapacity: true)
+                    previous.append(contentsOf: entry.key)
+                    hash.add(key: entry.key, value: entry.value)
+                    return true
+                }
+            }
+            let entries = try reader.count()
+            if entries != records { problems.append("the B+tree says \(entries) entries but \(records) were walked") }
+        }
+        if outOfOrder > 0 { problems.append("\(outOfOrder) keys out of order") }
+        if badKeys > 0 { problems.append("\(badKeys) keys empty or longer than 511 bytes") }
+        if let metadata {
+            if metadata.records != records {
+                problems.append("metadata says \(metadata.records) records, the table holds \(records)")
+            }
+            if metadata.contentHash != hash.hex {
+                problems.append("content hash \(hash.hex) differs from the recorded \(metadata.contentHash)")
+            }
+        }
+        return TableCheckReport(records: records, bytes: bytes, contentHash: hash.hex, problems: problems)
+    }
+}

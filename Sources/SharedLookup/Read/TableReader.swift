@@ -1,0 +1,138 @@
+// TableReader: lookups inside one read transaction, the hot path of every job. Point lookups
+// (`mdb_get`), batches looked up in key order with one cursor, scans and counts.
+import CLMDB
+import LMDB
+
+/// Lookups inside one read transaction of a `Table`, lent to a closure by `Table.read`.
+/// Values point into the memory map: valid until the closure returns.
+public struct TableReader: ~Copyable {
+    let txn: OpaquePointer
+    let dbi: MDB_dbi
+    let database: Database
+    /// The table being read.
+    public let table: Table
+
+    init(transaction: OpaquePointer, database: Database, table: Table) {
+        self.txn = transaction
+        self.dbi = database.dbi
+        self.database = database
+        self.table = table
+    }
+
+    /// The value for `key`, borrowed from the map, or `nil`.
+    @inline(__always)
+    public func value(for key: UnsafeRawBufferPointer) throws(LookupError) -> UnsafeRawBufferPointer? {
+        // LMDB rejects empty and over-long keys with EINVAL; they cannot be in the table.
+        if key.isEmpty || key.count > 511 { return nil }
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val()
+        let rc = mdb_get(txn, dbi, &k, &v)
+        if rc == 0 { return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size) }
+        if rc == MDB_NOTFOUND { return nil }
+        throw LookupError(LMDBError(code: rc, operation: "mdb_get"), path: table.path)
+    }
+
+    /// Calls `body` with the value for `key` (or `nil`).
+    @inline(__always)
+    public func withValue<K: LMDBBytes, R>(for key: K, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        try key.withLMDBBytes { k in try body(try value(for: k)) }
+    }
+
+    /// Looks up every key of `keys`, visiting them in key order with one cursor, and calls
+    /// `body(index, value)` for each, where `index` is the key's position in `keys`. Calls
+    /// arrive in key order, not in `keys` order.
+    public func lookupBatch<K: LMDBBytes>(_ keys: [K], _ body: (Int, UnsafeRawBufferPointer?) throws -> Void) throws {
+        // Borrow every key's bytes for the duration (Strings may need a contiguous copy).
+        var owned: [[UInt8]] = []
+        var views: [UnsafeRawBufferPointer] = []
+        views.reserveCapacity(keys.count)
+        if let arrays = keys as? [[UInt8]] {
+            try withExtendedLifetime(arrays) {
+                for a in arrays { views.append(a.withUnsafeBytes { $0 }) }
+                try lookupBatch(views, body)
+            }
+            return
+        }
+        owned.reserveCapacity(keys.count)
+        for key in keys { owned.append(key.withLMDBBytes { Array($0) }) }
+        try withExtendedLifetime(owned) {
+            for a in owned { views.append(a.withUnsafeBytes { $0 }) }
+            try lookupBatch(views, body)
+        }
+    }
+
+    /// Looks up `keys` in key order with one cursor; see `lookupBatch(_:_:)` for `[K]`.
+    public func lookupBatch(_ keys: [UnsafeRawBufferPointer], _ body: (Int, UnsafeRawBufferPointer?) throws -> Void) throws {
+        var order = SortKeys(keys)
+        order.sort()
+        var cursor: OpaquePointer?
+        let rc = mdb_cursor_open(txn, dbi, &cursor)
+        guard rc == 0, let cursor else {
+            throw LookupError(LMDBError(code: rc, operation: "mdb_cursor_open"), path: table.path)
+        }
+        defer { mdb_cursor_close(cursor) }
+        for i in 0..<order.count {
+            let index = order.index(at: i)
+            let key = keys[index]
+            if key.isEmpty || key.count > 511 { try body(index, nil); continue }
+            var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+            var v = MDB_val()
+            let rc = mdb_cursor_get(cursor, &k, &v, MDB_SET)
+            if rc == 0 {
+                try body(index, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+            } else if rc == MDB_NOTFOUND {
+                try body(index, nil)
+            } else {
+                throw LookupError(LMDBError(code: rc, operation: "mdb_cursor_get"), path: table.path)
+            }
+        }
+    }
+
+    /// Calls `body` for each record whose key starts with `prefix`; see `Table.scan(prefix:_:)`.
+    @discardableResult
+    public func scan<K: LMDBBytes>(prefix: K, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
+        try prefix.withLMDBBytes { p in
+            try withCursor { cursor in try cursor.forEach(prefix: p) { try body($0.key, $0.value) } }
+        }
+    }
+
+    /// Calls `body` for each record with `lower <= key < upper`; see `Table.scan(from:to:_:)`.
+    @discardableResult
+    public func scan(from lower: [UInt8]?, to upper: [UInt8]?,
+                     _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
+        let lo = lower ?? [], hi = upper ?? []
+        return try lo.withUnsafeBytes { l in
+            try hi.withUnsafeBytes { h in
+                try withCursor { cursor in
+                    try cursor.forEach(from: lower == nil ? nil : l, to: upper == nil ? nil : h) { try body($0.key, $0.value) }
+                }
+            }
+        }
+    }
+
+    /// Number of records.
+    public func count() throws -> Int { try stat().entries }
+
+    /// B+tree statistics of the records' database.
+    public func stat() throws -> DatabaseStat {
+        var s = MDB_stat()
+        let rc = mdb_stat(txn, dbi, &s)
+        if rc != 0 { throw LookupError(LMDBError(code: rc, operation: "mdb_stat"), path: table.path) }
+        return DatabaseStat(s)
+    }
+
+    /// Runs `body` with a cursor over the records.
+    public func withCursor<R>(_ body: (inout Cursor) throws -> R) throws -> R {
+        var cursor: Cursor
+        do {
+            cursor = try Cursor(transaction: txn, database: database, path: table.path)
+        } catch {
+            throw LookupError(error, path: table.path)
+        }
+        do {
+            return try body(&cursor)
+        } catch let error as LMDBError {
+            throw LookupError(error, path: table.path)
+        }
+    }
+}

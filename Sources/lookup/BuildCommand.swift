@@ -1,0 +1,112 @@
+// `lookup build`: builds a table file from CSV, TSV, JSON Lines, mdb_dump text or cdbmake input.
+import ArgumentParser
+import Foundation
+import SharedLookup
+
+struct BuildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build",
+        abstract: "Build a table file from records.",
+        discussion: """
+        Reads every INPUT (a file, `-` for standard input; `.gz` files are decompressed), takes
+        each record's key from the key column, and writes a single LMDB file at TABLE. By
+        default the value is the rest of the record, as text in the input's own format.
+
+        The table is written to a temp file beside TABLE and renamed over it only when it is
+        complete and synced: an interrupted build leaves TABLE as it was, and programs that
+        have the old table open keep reading it.
+
+        Formats: csv (RFC 4180 quoting), tsv, jsonl (key from --key-field), mdb-dump (the
+        output of mdb_dump, plain or -p), cdb (cdbmake: +klen,dlen:key->data). Without
+        --format the format comes from each file's extension (.csv .tsv .jsonl .dump .cdb).
+        """)
+
+    @Argument(help: "Input files; `-` reads standard input.")
+    var inputs: [String]
+
+    @Option(name: .shortAndLong, help: "The table file to write.")
+    var output: String
+
+    @Option(help: "Input format: csv, tsv, jsonl, mdb-dump or cdb (default: from the file extension).")
+    var format: String?
+
+    @Option(name: [.customShort("k"), .customLong("key-column")], help: "1-based column of the key (csv, tsv).")
+    var keyColumn: Int = 1
+
+    @Option(help: "Field holding the key (jsonl).")
+    var keyField: String = "key"
+
+    @Option(name: [.customShort("d"), .customLong("delimiter")], help: "Field delimiter: one character, or tab (default: , for csv, tab for tsv).")
+    var delimiter: String?
+
+    @Flag(help: "The first line of each input is a header: skip it.")
+    var header = false
+
+    @Option(help: "Duplicate keys: error (stop and name both lines), first or last (keep that one).")
+    var duplicates: String = "error"
+
+    @Option(help: "Memory for sorting, e.g. 512M or 2G; beyond it, sorted runs spill to temp files.")
+    var memory: String = "1G"
+
+    @Option(help: "Directory for temporary sort files (default: the table's directory).")
+    var tempDir: String?
+
+    @Option(help: "For mdb-dump input holding several databases: the one to load.")
+    var database: String?
+
+    @Flag(help: "Count and skip malformed records instead of stopping at the first.")
+    var skipBadLines = false
+
+    @Flag(name: .shortAndLong, help: "Print nothing but errors.")
+    var quiet = false
+
+    func validate() throws {
+        if keyColumn < 1 { throw ValidationError("--key-column must be 1 or more (columns are numbered from 1)") }
+        if let format, RecordFormat(rawValue: format) == nil {
+            throw ValidationError("unknown --format \(format); use csv, tsv, jsonl, mdb-dump or cdb")
+        }
+        if DuplicatePolicy(rawValue: duplicates) == nil {
+            throw ValidationError("unknown --duplicates \(duplicates); use error, first or last")
+        }
+        if let delimiter, parseDelimiter(delimiter) == nil {
+            throw ValidationError("--delimiter must be a single character other than a quote or newline, or 'tab'")
+        }
+        guard let bytes = parseSize(memory), bytes >= 16 << 20 else {
+            throw ValidationError("--memory must be a size of at least 16M, like 512M or 2G")
+        }
+        if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            TemporaryFiles.removeOnInterrupt()
+            let started = Date()
+            var options = BuildOptions()
+            options.format = format.flatMap(RecordFormat.init(rawValue:))
+            options.record = RecordOptions(keyColumn: keyColumn, delimiter: delimiter.flatMap(parseDelimiter),
+                                           header: header, keyField: keyField, database: database)
+            options.duplicates = DuplicatePolicy(rawValue: duplicates) ?? .error
+            options.memoryBudget = parseSize(memory) ?? 1 << 30
+            options.skipBadRecords = skipBadLines
+            options.temporaryDirectory = tempDir
+            if options.format == nil, let unknown = inputs.first(where: { RecordFormat.infer(fromPath: $0) == nil }) {
+                throw LookupError(.usage, path: unknown == "-" ? "<stdin>" : unknown,
+                                  "cannot tell the input format from the file name; give --format csv|tsv|jsonl|mdb-dump|cdb")
+            }
+            let report = try TableBuilder.build(inputs: inputs, to: output, options: options)
+            if report.badRecords > 0 {
+                for sample in report.badRecordSamples { printError("skipped: \(sample.description)") }
+                let more = report.badRecords - report.badRecordSamples.count
+                printError("skipped \(report.badRecords) bad record\(report.badRecords == 1 ? "" : "s")" + (more > 0 ? " (\(more) not shown)" : ""))
+            }
+            if !quiet {
+                let seconds = Date().timeIntervalSince(started)
+                var line = "built \(output): \(report.records) records from \(inputs.count) input\(inputs.count == 1 ? "" : "s") in \(String(format: "%.2f", seconds)) s"
+                if report.duplicatesDropped > 0 { line += ", \(report.duplicatesDropped) duplicates dropped" }
+                if report.badRecords > 0 { line += ", \(report.badRecords) bad records skipped" }
+                if report.runsSpilled > 0 { line += ", sorted in \(report.runsSpilled) runs on disk" }
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+        }
+    }
+}

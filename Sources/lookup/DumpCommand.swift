@@ -1,0 +1,63 @@
+// `lookup dump`: writes every record in key order as mdb_dump text (accepted by mdb_load and
+// by `lookup build`), CSV or TSV.
+import ArgumentParser
+import SharedLookup
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct DumpCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dump",
+        abstract: "Write every record of a table in key order.",
+        discussion: """
+        mdb-dump writes the text format of LMDB's mdb_dump (add --print for its readable -p
+        variant): `mdb_load -n -f FILE NEW.lmdb` and `lookup build --format mdb-dump` both read
+        it back. csv and tsv write KEY,VALUE lines; a table built from CSV gets its rows back.
+        """)
+
+    @Argument(help: "The table file.")
+    var table: String
+
+    @Option(help: "Output format: mdb-dump, csv or tsv.")
+    var format: String = "mdb-dump"
+
+    @Flag(help: "mdb-dump: print printable bytes as text (like mdb_dump -p) instead of hex.")
+    var print = false
+
+    func validate() throws {
+        if !["mdb-dump", "csv", "tsv"].contains(format) {
+            throw ValidationError("unknown --format \(format); use mdb-dump, csv or tsv")
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let opened = try Table(path: table)
+            var out = OutputBuffer(fd: STDOUT_FILENO, name: "<stdout>")
+            switch format {
+            case "csv", "tsv":
+                let csv = format == "csv"
+                // A table built from CSV stores the rest of each row as CSV text: write it as is.
+                let raw = csv && opened.metadata?.format == "csv"
+                let writer = DelimitedWriter(delimiter: csv ? UInt8(ascii: ",") : 9, quoting: csv, rawValue: raw)
+                try opened.scan { key, value in
+                    try writer.write(key: key, value: value, to: &out)
+                    return true
+                }
+            default:
+                let writer = MDBDumpWriter(printable: print)
+                try writer.writeHeader(to: &out, mapSize: try opened.stats().mapSize)
+                try opened.scan { key, value in
+                    try writer.write(key: key, value: value, to: &out)
+                    return true
+                }
+                try writer.writeFooter(to: &out)
+            }
+            try out.flush()
+        }
+    }
+}

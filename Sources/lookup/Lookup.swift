@@ -1,0 +1,26 @@
+// The `lookup` command: builds, queries, inspects and dumps LMDB-backed lookup tables.
+// Each subcommand lives in its own file; shared option parsing and error reporting in Support.
+import ArgumentParser
+import SharedLookup
+
+@main
+struct Lookup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lookup",
+        abstract: "Build a big key -> value table once, then look keys up in it from many processes.",
+        discussion: """
+        A table is one LMDB file (a memory-mapped B+tree). Every process that opens it maps the
+        same file, so the operating system's page cache holds one copy however many workers run.
+
+        Exit status: 0 success; 1 a key was not found (get) or the table failed its check;
+        2 an error (the message names the file and line).
+
+        Examples:
+          lookup build table.csv -o table.lmdb
+          lookup get table.lmdb 00a1b2c3d4e5f607
+          cut -d, -f1 input.csv | lookup get table.lmdb --missing -
+          lookup stats table.lmdb
+        """,
+        version: "0.1.0",
+        subcommands: [BuildCommand.self, GetCommand.self, StatsCommand.self, DumpCommand.self, CheckCommand.self])
+}

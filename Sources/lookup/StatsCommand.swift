@@ -1,0 +1,69 @@
+// `lookup stats`: entries, file size, B+tree depth and pages, map size, readers and metadata.
+import ArgumentParser
+import Foundation
+import SharedLookup
+
+struct StatsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "Show a table's size, shape and metadata.")
+
+    @Argument(help: "The table file.")
+    var table: String
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    func run() throws {
+        try reportingErrors {
+            // Readers are counted only where a lock file exists (tables are read without one).
+            let lockExists = FileManager.default.fileExists(atPath: table + "-lock")
+            let stats = try Table(path: table, options: TableOptions(useLockFile: lockExists)).stats()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(stats), as: UTF8.self))
+                return
+            }
+            var rows: [(String, String)] = [
+                ("path", stats.path),
+                ("entries", "\(stats.entries)"),
+                ("file size", "\(stats.fileSize) bytes (\(humanSize(stats.fileSize)))"),
+                ("depth", "\(stats.depth)"),
+                ("page size", "\(stats.pageSize)"),
+                ("pages", "\(stats.branchPages) branch, \(stats.leafPages) leaf, \(stats.overflowPages) overflow; \(stats.pagesInUse) in use in the file"),
+                ("map size", "\(stats.mapSize) bytes (\(humanSize(stats.mapSize)))"),
+                ("readers", stats.readersInUse.map { "\($0) of \(stats.maxReaders ?? 0)" } ?? "not tracked (read without a lock file)"),
+            ]
+            if let m = stats.metadata {
+                rows += [
+                    ("records (metadata)", "\(m.records)"),
+                    ("built at", m.builtAt),
+                    ("built by", m.tool),
+                    ("format", m.format),
+                    ("sources", m.sources.joined(separator: ", ")),
+                ]
+                if let k = m.keyColumn { rows.append(("key column", "\(k)")) }
+                if let f = m.keyField { rows.append(("key field", f)) }
+                rows.append(("duplicates", "\(m.duplicates) (\(m.duplicatesDropped) dropped)"))
+                if m.badRecordsSkipped > 0 { rows.append(("bad records skipped", "\(m.badRecordsSkipped)")) }
+                rows.append(("content hash", m.contentHash))
+            } else {
+                rows.append(("metadata", "none (a plain LMDB file, not built by lookup)"))
+            }
+            let width = rows.map(\.0.count).max() ?? 0
+            for (name, value) in rows {
+                print(name + ":" + String(repeating: " ", count: width - name.count + 1) + value)
+            }
+        }
+    }
+}
+
+/// 1536 -> "1.5 KiB".
+func humanSize(_ bytes: Int) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var value = Double(bytes)
+    var unit = 0
+    while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
+    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+}
