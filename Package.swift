@@ -33,7 +33,7 @@ let package = Package(
             ]),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "SharedLookupTests", dependencies: ["SharedLookup", "LMDB"]),
-        .testTarget(name: "LookupCLITests", dependencies: ["SharedLookup"]),
+        .testTarget(name: "LookupCLITests", dependencies: ["SharedLookup", "lookup"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -130,8 +130,8 @@ final class RecordSorter {
     @inline(__always)
     private func record(_ e: Entry) -> SortedRecord {
         let base = arena! + e.offset
-        let kl = Int(base.load(as: UInt32.self))
-        let vl = Int((base + 4).load(as: UInt32.self))
+        let kl = Int(base.loadUnaligned(as: UInt32.self))
+        let vl = Int((base + 4).loadUnaligned(as: UInt32.self))
         return SortedRecord(key: UnsafeRawBufferPointer(start: base + 8, count: kl),
                             value: UnsafeRawBufferPointer(start: base + 8 + kl, count: vl),
                             sequence: e.sequence)
@@ -145,8 +145,8 @@ final class RecordSorter {
             buffer.sort { a, b in
                 if a.prefix != b.prefix { return a.prefix < b.prefix }
                 let ka = arena + a.offset, kb = arena + b.offset
-                let c = compareKeys(UnsafeRawBufferPointer(start: ka + 8, count: Int(ka.load(as: UInt32.self))),
-                                    UnsafeRawBufferPointer(start: kb + 8, count: Int(kb.load(as: UInt32.self))))
+                let c = compareKeys(UnsafeRawBufferPointer(start: ka + 8, count: Int(ka.loadUnaligned(as: UInt32.self))),
+                                    UnsafeRawBufferPointer(start: kb + 8, count: Int(kb.loadUnaligned(as: UInt32.self))))
                 return c != 0 ? c < 0 : a.sequence < b.sequence
             }
         }
@@ -221,8 +221,8 @@ final class RunMerger {
 
     private func read(_ i: Int) throws(LookupError) -> SortedRecord? {
         guard let header = try readers[i].readBytes(16) else { return nil }
-        let kl = Int(header.load(as: UInt32.self))
-        let vl = Int(header.load(fromByteOffset: 4, as: UInt32.self))
+        let kl = Int(header.loadUnaligned(as: UInt32.self))
+        let vl = Int(header.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
         let seq = header.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
         guard let body = try readers[i].readBytes(kl + vl) else {
             throw LookupError(.io, path: readers[i].name, "temporary sort file ends early")

@@ -73,15 +73,16 @@ struct CDBParser {
                 }
                 continue
             }
-            let run: UnsafeRawBufferPointer
+            let fetched: UnsafeRawBufferPointer?
             do {
-                guard let bytes = try input.readBytes(total) else {
-                    try bad("input ends in the middle of a record: truncated?", line: line, input: input, handler: &handler)
-                    return
-                }
-                run = bytes
-            } catch where error.kind == .badRecord {
-                try bad("input ends in the middle of a record (header says a \(keyLength)-byte key and \(dataLength)-byte data): truncated?",
+                fetched = try input.readBytes(total)
+            } catch {
+                // (A `catch where` clause here crashes the Swift 6.3 compiler.)
+                guard error.kind == .badRecord else { throw error }
+                fetched = nil   // the input ends part-way
+            }
+            guard let run = fetched else {
+                try bad("input ends in the middle of a record (its header says a \(keyLength)-byte key and \(dataLength)-byte data): truncated?",
                         line: line, input: input, handler: &handler)
                 return
             }
@@ -152,7 +153,8 @@ struct CDBParser {
             let chunk = min(left, 1 << 16)
             do {
                 guard try input.readBytes(chunk) != nil else { return false }
-            } catch where error.kind == .badRecord {
+            } catch {
+                guard error.kind == .badRecord else { throw error }
                 return false
             }
             left -= chunk

@@ -360,7 +360,7 @@ private final class HeldRecords {
         if directory.isEmpty { directory = "/tmp" }
         var template = Array("\(directory)/lookup-dump-\(getpid())-XXXXXX".utf8CString)
         let opened = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        let name = String(cString: template)
+        let name = String(decoding: template.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         if opened < 0 { throw LookupError.system("cannot create a temporary file", path: name) }
         path = name
         fd = opened
