@@ -23,8 +23,10 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        // C helpers with no Swift spelling (prefetch hints).
+        .target(name: "CSupport"),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
-        .target(name: "SharedLookup", dependencies: ["LMDB", "CZlib"]),
+        .target(name: "SharedLookup", dependencies: ["LMDB", "CZlib", "CSupport"]),
         .executableTarget(
             name: "lookup",
             dependencies: [

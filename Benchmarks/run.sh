@@ -72,8 +72,11 @@ mkdir -p "$WORK/bin" "$RESULTS"
 if [ "$C_ONLY" -eq 0 ]; then
   say "swift build -c release --product lookup"
   (cd "$ROOT" && swift build -c release --product lookup) >&2
-  LOOKUP="$(cd "$ROOT" && swift build -c release --show-bin-path)/lookup"
-  [ -x "$LOOKUP" ] || { echo "run.sh: no lookup binary at $LOOKUP" >&2; exit 2; }
+  BUILT="$(cd "$ROOT" && swift build -c release --show-bin-path)/lookup"
+  [ -x "$BUILT" ] || { echo "run.sh: no lookup binary at $BUILT" >&2; exit 2; }
+  # Measure a private copy: a rebuild of .build during the runs must not swap the binary.
+  LOOKUP="$WORK/bin/lookup"
+  cp "$BUILT" "$LOOKUP.tmp" && mv -f "$LOOKUP.tmp" "$LOOKUP"
 fi
 say "compiling the C peers"
 for peer in build_c_lmdb get_c_lmdb; do
@@ -103,9 +106,10 @@ RAW="$WORK/measurements.jsonl"
 LOG="$WORK/stderr.log"
 : > "$RAW"
 : > "$LOG"
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || true)"
 cat table.csv keys.txt > /dev/null   # page cache warm: nothing is dropped between runs
 
-# measure NAME RUN OK_EXITS [--stdin F --stdout F] -- CMD...
+# measure NAME RUN OK_EXITS [--stdin F] --stdout F -- CMD...  (measure.py prints its JSON on stdout)
 measure() {
   local name="$1" run="$2" ok="$3"; shift 3
   local line rc=0
@@ -129,10 +133,10 @@ for run in $(seq 1 "$RUNS"); do
   say "run $run of $RUNS"
   if [ "$C_ONLY" -eq 0 ]; then
     rm -f t.lmdb t.lmdb-lock
-    measure "lookup build" "$run" "0" -- "$LOOKUP" build table.csv -o t.lmdb
+    measure "lookup build" "$run" "0" --stdout build.out -- "$LOOKUP" build table.csv -o t.lmdb
   fi
   rm -f t_c.lmdb
-  measure "build_c_lmdb" "$run" "0" -- "$WORK/bin/build_c_lmdb" table.csv t_c.lmdb
+  measure "build_c_lmdb" "$run" "0" --stdout build_c.out -- "$WORK/bin/build_c_lmdb" table.csv t_c.lmdb
   if [ "$C_ONLY" -eq 0 ]; then
     # exit 1 means "some keys were missing": expected, about half are
     measure "lookup get" "$run" "0 1" --stdin keys.txt --stdout out -- "$LOOKUP" get t.lmdb
@@ -174,7 +178,7 @@ python3 "$BENCH/summarize.py" \
   --raw "$RAW" --out "$OUT" \
   --invocation "$INVOCATION" --keys "$KEYS" --get-keys "$GET_KEYS" --runs "$RUNS" --seed "$SEED" \
   --c-only "$C_ONLY" --table-bytes "$TABLE_BYTES" --lmdb-bytes "$LMDB_BYTES" --lookup-bytes "$LOOKUP_BYTES" \
-  --git "$GIT_HEAD" --git-dirty "$GIT_DIRTY" \
+  --load-before "$LOAD_BEFORE" --git "$GIT_HEAD" --git-dirty "$GIT_DIRTY" \
   --lmdb-version "$(dpkg-query -W -f='${Version}' liblmdb-dev 2>/dev/null || echo unknown)" \
   --swift-version "$( [ "$C_ONLY" -eq 1 ] || swift --version 2>/dev/null | head -n1)" \
   --cc-version "$(cc --version | head -n1)" \

@@ -50,6 +50,7 @@ def main():
     for name in ("git", "lmdb-version", "swift-version", "cc-version"):
         ap.add_argument("--" + name, default="")
     ap.add_argument("--verified", action="append", default=[])
+    ap.add_argument("--load-before", default="")
     a = ap.parse_args()
 
     with open(a.raw) as f:
@@ -86,6 +87,8 @@ def main():
         "cpu_model": cpu_model(),
         "mem_total_gib": mem_total_gib(),
         "kernel": platform.release(),
+        "load_average_before": a.load_before,
+        "load_average_after": open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else None,
         "os": platform.freedesktop_os_release().get("PRETTY_NAME", "") if hasattr(platform, "freedesktop_os_release") else "",
     }
     params = {
@@ -97,13 +100,13 @@ def main():
     versions = {"git": a.git + ("+%d modified files" % a.git_dirty if a.git_dirty else ""),
                 "swift": a.swift_version, "liblmdb": a.lmdb_version, "cc": a.cc_version}
 
-    header = ["command", "median wall s", "min", "max", "peak PSS MiB", "wall / C", "PSS / C"]
+    header = ["command", "median wall s", "min", "max", "peak PSS MiB", "wall / C", "PSS / C", "CPU s"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
-        lines.append("| %s | %.2f | %.2f | %.2f | %.0f | %.2f | %.2f |" % (
+        lines.append("| %s | %.2f | %.2f | %.2f | %.0f | %.2f | %.2f | %.2f |" % (
             r["command"], r["wall_s"]["median"], r["wall_s"]["min"], r["wall_s"]["max"],
             r["peak_pss_mib"]["median"], r.get("wall_ratio_to_c", float("nan")),
-            r.get("pss_ratio_to_c", float("nan"))))
+            r.get("pss_ratio_to_c", float("nan")), r["cpu_s"]["median"]))
     table = "\n".join(lines)
 
     md = [
@@ -114,6 +117,10 @@ def main():
         "Machine: %d CPUs, %s, %s GiB RAM, Linux %s%s" % (
             machine["nproc"], machine["cpu_model"], machine["mem_total_gib"], machine["kernel"],
             ", " + machine["os"] if machine["os"] else ""),
+        "",
+        "Load average (1, 5, 15 min) before: %s; after: %s. Other work on the machine inflates "
+        "and scatters wall times; CPU s (user + system, median) is less sensitive to it." % (
+            a.load_before or "?", " ".join(machine["load_average_after"] or ["?"])),
         "",
         "Workload: %d-row `table.csv` (%.0f MiB, 16-hex-char keys, unsorted); `keys.txt` holds %d keys, "
         "about half present, in random order. %d runs, interleaved (%s); page cache warm. "

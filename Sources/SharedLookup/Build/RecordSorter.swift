@@ -3,6 +3,8 @@
 // files and merges them, so a table larger than RAM builds with bounded memory. Input that
 // arrives sorted is not sorted again.
 
+import CSupport
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -27,8 +29,12 @@ final class RecordSorter {
     private var arenaCapacity = 0
     private var arenaUsed = 0
     private var entries: [Entry] = []
-    private var lastKey: [UInt8] = []
-    private var haveLastKey = false
+    /// The last key added, when it is no longer in the arena (after a spill).
+    private var spilledLastKey: [UInt8]?
+    /// Offset in the arena of the previous record, or -1.
+    private var previousOffset = -1
+    /// Length of the prefix shared by every key in memory (sorting skips it).
+    private var commonPrefix = 0
     /// Whether every record so far arrived in key order.
     private(set) var inputSorted = true
     /// Run files spilled so far.
@@ -43,8 +49,15 @@ final class RecordSorter {
     private var merger: RunMerger?
     private var finished = false
 
-    /// Bytes of memory per record beyond its key and value.
-    private static let entryOverhead = MemoryLayout<Entry>.stride + 8
+    /// Alignment of the arena, so it can be backed by transparent huge pages.
+    private static let hugePage = 2 << 20
+
+    /// How far ahead `next()` prefetches records.
+    private static let prefetchDistance = 12
+
+    /// Bytes of memory per record beyond its key and value: its entry and the radix sort's
+    /// scratch copy of it.
+    private static let entryOverhead = 2 * MemoryLayout<Entry>.stride
 
     init(budget: Int, temporaryDirectory: String) {
         self.budget = max(budget, 16 << 20)
@@ -73,21 +86,32 @@ final class RecordSorter {
         if arenaUsed + size > arenaCapacity || entries.count == entries.capacity {
             try makeRoom(for: size)
         }
-        if inputSorted {
-            if haveLastKey {
-                let c = lastKey.withUnsafeBytes { compareKeys($0, key) }
-                if c > 0 { inputSorted = false }
+        if previousOffset >= 0 {
+            let previous = keyAt(previousOffset)
+            if inputSorted && compareKeys(previous, key) > 0 { inputSorted = false }
+            // Shrink the shared prefix to what this key has in common with the first one.
+            if commonPrefix > 0 {
+                let first = keyAt(0)
+                if key.count < commonPrefix || memcmp(first.baseAddress!, key.baseAddress!, commonPrefix) != 0 {
+                    var n = 0
+                    let limit = min(commonPrefix, key.count)
+                    while n < limit && first[n] == key[n] { n += 1 }
+                    commonPrefix = n
+                }
             }
-            lastKey.removeAll(keepingCapacity: true)
-            lastKey.append(contentsOf: key)
-            haveLastKey = true
+        } else {
+            if let last = spilledLastKey, inputSorted, last.withUnsafeBytes({ compareKeys($0, key) }) > 0 {
+                inputSorted = false
+            }
+            commonPrefix = key.count
         }
         let base = arena! + arenaUsed
         base.storeBytes(of: UInt32(key.count), as: UInt32.self)
         (base + 4).storeBytes(of: UInt32(value.count), as: UInt32.self)
         if key.count > 0 { (base + 8).copyMemory(from: key.baseAddress!, byteCount: key.count) }
         if value.count > 0 { (base + 8 + key.count).copyMemory(from: value.baseAddress!, byteCount: value.count) }
-        entries.append(Entry(prefix: keyPrefix(key), offset: arenaUsed, sequence: sequence))
+        entries.append(Entry(prefix: 0, offset: arenaUsed, sequence: sequence))
+        previousOffset = arenaUsed
         arenaUsed += size
         count += 1
     }
@@ -118,13 +142,22 @@ final class RecordSorter {
     }
 
     private func growArena(to capacity: Int) {
-        let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: Self.hugePage)
+        // Sorted order visits the arena at random: huge pages spare most TLB misses.
+        _ = madvise(bigger, capacity / Self.hugePage * Self.hugePage, MADV_HUGEPAGE)
         if let arena {
             bigger.copyMemory(from: arena, byteCount: arenaUsed)
             arena.deallocate()
         }
         arena = bigger
         arenaCapacity = capacity
+    }
+
+    /// The key of the arena record at `offset`.
+    @inline(__always)
+    private func keyAt(_ offset: Int) -> UnsafeRawBufferPointer {
+        let base = arena! + offset
+        return UnsafeRawBufferPointer(start: base + 8, count: Int(base.loadUnaligned(as: UInt32.self)))
     }
 
     @inline(__always)
@@ -137,18 +170,74 @@ final class RecordSorter {
                             sequence: e.sequence)
     }
 
-    /// Sorts the in-memory entries by (key, sequence).
+    /// Sorts the in-memory entries by (key, sequence): an LSD radix sort on 8 bytes of each
+    /// key taken after the prefix all keys share, then an insertion sort of each run of equal
+    /// 8-byte prefixes by full key. Both are stable, and entries start in input order.
     private func sortEntries() {
         if inputSorted && runPaths.isEmpty { return }
-        guard let arena else { return }
+        if entries.count < 2 { return }
+        let skip = commonPrefix
+        for i in entries.indices {
+            let key = keyAt(entries[i].offset)
+            entries[i].prefix = key.count > skip ? keyPrefix(UnsafeRawBufferPointer(rebasing: key[skip...])) : 0
+        }
         entries.withUnsafeMutableBufferPointer { buffer in
-            buffer.sort { a, b in
-                if a.prefix != b.prefix { return a.prefix < b.prefix }
-                let ka = arena + a.offset, kb = arena + b.offset
-                let c = compareKeys(UnsafeRawBufferPointer(start: ka + 8, count: Int(ka.loadUnaligned(as: UInt32.self))),
-                                    UnsafeRawBufferPointer(start: kb + 8, count: Int(kb.loadUnaligned(as: UInt32.self))))
-                return c != 0 ? c < 0 : a.sequence < b.sequence
+            radixSortByPrefix(buffer)
+            var i = 0
+            while i < buffer.count {
+                var j = i + 1
+                while j < buffer.count && buffer[j].prefix == buffer[i].prefix { j += 1 }
+                if j - i > 1 { insertionSortByKey(buffer, i, j) }
+                i = j
             }
+        }
+    }
+
+    private func radixSortByPrefix(_ a: UnsafeMutableBufferPointer<Entry>) {
+        let n = a.count
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 8 * 256)
+        counts.initialize(repeating: 0, count: 8 * 256)
+        defer { counts.deallocate() }
+        for e in a {
+            var p = e.prefix
+            for digit in 0..<8 {
+                counts[digit << 8 | Int(p & 0xff)] += 1
+                p >>= 8
+            }
+        }
+        let scratch = UnsafeMutableBufferPointer<Entry>.allocate(capacity: n)
+        defer { scratch.deallocate() }
+        var source = a.baseAddress!, target = scratch.baseAddress!
+        for digit in 0..<8 {
+            let c = counts + digit << 8
+            // A digit that is the same in every entry does not reorder anything.
+            if (0..<256).contains(where: { c[$0] == n }) { continue }
+            var sum = 0
+            for b in 0..<256 { let k = c[b]; c[b] = sum; sum += k }
+            let shift = UInt64(digit * 8)
+            for i in 0..<n {
+                let e = source[i]
+                let b = Int((e.prefix >> shift) & 0xff)
+                target[c[b]] = e
+                c[b] += 1
+            }
+            swap(&source, &target)
+        }
+        if source != a.baseAddress! { a.baseAddress!.update(from: source, count: n) }
+    }
+
+    private func insertionSortByKey(_ a: UnsafeMutableBufferPointer<Entry>, _ start: Int, _ end: Int) {
+        for i in (start + 1)..<end {
+            let e = a[i]
+            let key = keyAt(e.offset)
+            var j = i
+            while j > start {
+                let c = compareKeys(keyAt(a[j - 1].offset), key)
+                if c <= 0 { break }
+                a[j] = a[j - 1]
+                j -= 1
+            }
+            a[j] = e
         }
     }
 
@@ -171,6 +260,8 @@ final class RecordSorter {
             try out.append(r.value)
         }
         try out.flush()
+        if previousOffset >= 0 { spilledLastKey = Array(keyAt(previousOffset)) }
+        previousOffset = -1
         entries.removeAll(keepingCapacity: true)
         arenaUsed = 0
     }
@@ -195,6 +286,11 @@ final class RecordSorter {
     func next() throws(LookupError) -> SortedRecord? {
         if let merger { return try merger.next() }
         if position == entries.count { return nil }
+        // Records sit in the arena in input order, so sorted order jumps around it: ask for
+        // a record a few steps ahead while this one is used.
+        if position + Self.prefetchDistance < entries.count {
+            lookup_prefetch(arena! + entries[position + Self.prefetchDistance].offset)
+        }
         let r = record(entries[position])
         position += 1
         return r

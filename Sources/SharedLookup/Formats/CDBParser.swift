@@ -87,9 +87,10 @@ struct CDBParser {
                 return
             }
             guard run[keyLength] == UInt8(ascii: "-") && run[keyLength + 1] == UInt8(ascii: ">") else {
+                let afterNewline = run[total - 1] == 0x0A
                 try bad("expected '->' after the \(keyLength)-byte key (wrong length?)", line: line,
                         input: input, handler: &handler)
-                if try !resync(input) { return }
+                if try !resync(input, afterNewline: afterNewline) { return }
                 continue
             }
             guard run[total - 1] == 0x0A else {
@@ -135,9 +136,10 @@ struct CDBParser {
         }
     }
 
-    /// Skips to the next line that starts with `+` (or the final empty line); false at the
-    /// end of input.
-    private func resync(_ input: InputReader) throws -> Bool {
+    /// Skips to the next line that starts with `+`; false at the end of input. `afterNewline`:
+    /// the last byte read was a newline, so the next byte starts a line.
+    private func resync(_ input: InputReader, afterNewline: Bool = false) throws -> Bool {
+        if afterNewline, let next = try input.peekByte(), next == UInt8(ascii: "+") { return true }
         while let byte = try input.readBytes(1) {
             guard byte[0] == 0x0A else { continue }
             guard let next = try input.peekByte() else { return false }

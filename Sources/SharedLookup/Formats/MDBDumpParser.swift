@@ -40,6 +40,7 @@ struct MDBDumpParser {
         var name: [UInt8]?
         var printable = false
         var problem: String?
+        var problemLine = 0
     }
 
     private static let dataEnd = Array("DATA=END".utf8)
@@ -98,14 +99,21 @@ struct MDBDumpParser {
                 if Self.equals(line, Self.headerEnd) { sawHeaderEnd = true; break }
                 if !line.isEmpty && line[0] == 0x20 { sawData = true; break }
                 readHeaderLine(line, into: &header)
+                if header.problem != nil && header.problemLine == 0 { header.problemLine = lineNumber }
                 guard let next = try input.nextLine() else { break }
                 line = next
                 lineNumber = input.lineNumber
             }
             if !sawHeaderEnd {
                 if !sawData {
-                    try bad("dump ends inside a header (no HEADER=END): truncated?", line: lineNumber,
-                            input: input, handler: &handler)
+                    if let problem = header.problem {
+                        // Likely not a dump at all: say what was wrong first.
+                        try bad(problem + ", and the input ends before HEADER=END", line: header.problemLine,
+                                input: input, handler: &handler)
+                    } else {
+                        try bad("dump ends inside a header (no HEADER=END): truncated?", line: lineNumber,
+                                input: input, handler: &handler)
+                    }
                     break readLoop
                 }
                 try bad("data line before HEADER=END", line: lineNumber, input: input, handler: &handler)
@@ -117,7 +125,7 @@ struct MDBDumpParser {
             }
             sectionNames.append(header.name)
             if let problem = header.problem {
-                try bad(problem, line: firstNumber, input: input, handler: &handler)
+                try bad(problem, line: header.problemLine, input: input, handler: &handler)
             }
 
             // Which role this section plays.
@@ -325,10 +333,13 @@ struct MDBDumpParser {
                 i += 2
                 continue
             }
+            // mdb_dump 0.9.24 prints a backslash bare in -p mode: a backslash that does not
+            // start an escape stands for itself.
             guard i + 2 < count, let high = JSONScanner.hexValue(line[i + 1]),
                   let low = JSONScanner.hexValue(line[i + 2]) else {
-                return "bad escape \"\(printablePreview(line.slice(i, min(i + 3, count))))\" at column \(i + 1)"
-                    + " (\\\\ or \\ and two hex digits expected)"
+                out.append(byte)
+                i += 1
+                continue
             }
             out.append(high << 4 | low)
             i += 3
@@ -417,7 +428,9 @@ private final class HeldRecords {
     /// Sends the held entries to `handler`, naming `name` (the dump) in bad records.
     func replay<H: RecordHandler>(path name: String, maxLineLength: Int, into handler: inout H) throws {
         try flush()
-        let reader = try InputReader(path: path, maxLineLength: maxLineLength * 2 + 4096)
+        // An entry holds a decoded key and value, each at most one dump line long.
+        let limit = maxLineLength > Int.max / 4 ? maxLineLength : maxLineLength * 2 + 4096
+        let reader = try InputReader(path: path, maxLineLength: limit)
         remove()
         while let head = try reader.readBytes(17) {
             let tag = head[0]

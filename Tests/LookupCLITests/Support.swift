@@ -1,0 +1,656 @@
+// Support for the CLI tests: finding and running the `lookup` binary and other tools as real
+// processes, temp directories, seeded data generation, and parsing of mdb_dump text.
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// MARK: - Paths
+
+/// Where things are.
+enum Paths {
+    /// The package root, found from this file's path (<repo>/Tests/LookupCLITests/Support.swift).
+    static let repo: String = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// The `lookup` binary under test: $LOOKUP_BIN, else <repo>/.build/debug/lookup.
+    static let lookup: String = {
+        if let path = ProcessInfo.processInfo.environment["LOOKUP_BIN"], !path.isEmpty { return path }
+        return repo + "/.build/debug/lookup"
+    }()
+
+    /// Finds `tool` on PATH (installing Debian's lmdb-utils once when an mdb_* tool is missing).
+    static func tool(_ tool: String) throws -> String {
+        if let found = searchPath(tool) { return found }
+        if tool.hasPrefix("mdb_") {
+            _ = lmdbUtilsInstalled
+            if let found = searchPath(tool) { return found }
+        }
+        throw TestFailure("\(tool) not found on PATH")
+    }
+
+    /// Installs lmdb-utils with apt-get (once per test run).
+    private static let lmdbUtilsInstalled: Bool = {
+        let result = try? run("/usr/bin/env", ["apt-get", "install", "-y", "lmdb-utils"])
+        return result?.status == 0
+    }()
+
+    private static func searchPath(_ tool: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for dir in path.split(separator: ":") {
+            let candidate = "\(dir)/\(tool)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+}
+
+/// A failure of the test machinery itself (a tool missing, a file not readable).
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+// MARK: - Running processes
+
+/// What a finished process did.
+struct RunResult: Sendable {
+    /// The exit status, or the signal number when `signaled`.
+    var status: Int32
+    /// Whether the process died of a signal.
+    var signaled: Bool
+    var stdout: [UInt8]
+    var stderr: [UInt8]
+
+    var out: String { String(decoding: stdout, as: UTF8.self) }
+    var err: String { String(decoding: stderr, as: UTF8.self) }
+
+    /// Standard output split into lines (a final newline does not start another line).
+    var outLines: [String] { splitLines(stdout).map { String(decoding: $0, as: UTF8.self) } }
+    /// Standard error split into lines.
+    var errLines: [String] { splitLines(stderr).map { String(decoding: $0, as: UTF8.self) } }
+
+    /// A one-line summary for failure messages.
+    var summary: String {
+        let how = signaled ? "killed by signal \(status)" : "exit \(status)"
+        return "\(how); stderr: \(err.prefix(2000))"
+    }
+}
+
+/// Splits bytes into lines on "\n"; a final newline does not start another line.
+func splitLines(_ bytes: [UInt8]) -> [[UInt8]] {
+    if bytes.isEmpty { return [] }
+    var lines = bytes.split(separator: 10, omittingEmptySubsequences: false).map { Array($0) }
+    if bytes.last == 10 { lines.removeLast() }
+    return lines
+}
+
+private let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN); return () }()
+
+/// A scratch file for process I/O (under the system temp directory).
+private func scratchPath(_ tag: String) -> String {
+    NSTemporaryDirectory() + "/lookup-cli-io-\(getpid())-\(UUID().uuidString)-\(tag)"
+}
+
+/// Runs `executable` with `arguments` to completion. Standard input is `stdin` (empty when
+/// nil) or the file `stdinFile`; standard output and error are captured through files, so
+/// no pipe can fill up and block either side.
+@discardableResult
+func run(_ executable: String, _ arguments: [String], stdin: [UInt8]? = nil, stdinFile: String? = nil,
+         cwd: String? = nil) throws -> RunResult {
+    _ = ignoreSIGPIPE
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+
+    var cleanup: [String] = []
+    defer { for path in cleanup { unlink(path) } }
+    let inPath: String
+    if let stdinFile {
+        inPath = stdinFile
+    } else {
+        inPath = scratchPath("in")
+        cleanup.append(inPath)
+        try writeFile(inPath, stdin ?? [])
+    }
+    let outPath = scratchPath("out"), errPath = scratchPath("err")
+    cleanup += [outPath, errPath]
+    try writeFile(outPath, [])
+    try writeFile(errPath, [])
+    guard let inHandle = FileHandle(forReadingAtPath: inPath),
+          let outHandle = FileHandle(forWritingAtPath: outPath),
+          let errHandle = FileHandle(forWritingAtPath: errPath) else {
+        throw TestFailure("cannot open scratch files for \(executable)")
+    }
+    process.standardInput = inHandle
+    process.standardOutput = outHandle
+    process.standardError = errHandle
+    try process.run()
+    process.waitUntilExit()
+    try? inHandle.close()
+    try? outHandle.close()
+    try? errHandle.close()
+    return RunResult(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
+                     stdout: try readFile(outPath), stderr: try readFile(errPath))
+}
+
+/// Runs the `lookup` binary.
+@discardableResult
+func lookup(_ arguments: [String], stdin: [UInt8]? = nil, stdinFile: String? = nil, cwd: String? = nil) throws -> RunResult {
+    guard access(Paths.lookup, X_OK) == 0 else {
+        throw TestFailure("no lookup binary at \(Paths.lookup): run `swift build --product lookup` or set LOOKUP_BIN")
+    }
+    return try run(Paths.lookup, arguments, stdin: stdin, stdinFile: stdinFile, cwd: cwd)
+}
+
+/// Runs `python3 -c script args...`.
+@discardableResult
+func python(_ script: String, _ arguments: [String] = [], stdin: [UInt8]? = nil) throws -> RunResult {
+    try run(try Paths.tool("python3"), ["-c", script] + arguments, stdin: stdin)
+}
+
+/// A process that runs while the test talks to it: its standard input is a pipe the test
+/// writes, its standard output is a pipe the test reads lines from (or a file), and its
+/// standard error goes to a file.
+final class LiveProcess {
+    let process = Process()
+    private let input = Pipe()
+    private let output: Pipe?
+    private let outPath = scratchPath("live-out")
+    private let errPath = scratchPath("live-err")
+    private var outHandle: FileHandle?
+    private let errHandle: FileHandle
+    private var pending: [UInt8] = []
+
+    /// Starts `executable`; with `pipeStdout` the test reads its output with `readLine()`.
+    init(_ executable: String, _ arguments: [String], pipeStdout: Bool = false) throws {
+        _ = ignoreSIGPIPE
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = input
+        try writeFile(errPath, [])
+        guard let errHandle = FileHandle(forWritingAtPath: errPath) else { throw TestFailure("cannot open \(errPath)") }
+        self.errHandle = errHandle
+        process.standardError = errHandle
+        if pipeStdout {
+            let pipe = Pipe()
+            output = pipe
+            process.standardOutput = pipe
+        } else {
+            output = nil
+            try writeFile(outPath, [])
+            guard let handle = FileHandle(forWritingAtPath: outPath) else { throw TestFailure("cannot open \(outPath)") }
+            outHandle = handle
+            process.standardOutput = handle
+        }
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        unlink(outPath)
+        unlink(errPath)
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Writes `bytes` to the process's standard input; returns once the pipe took them all
+    /// (that is, once the process has read all but at most a pipe buffer of them).
+    func write(_ bytes: ArraySlice<UInt8>) throws {
+        try input.fileHandleForWriting.write(contentsOf: Data(bytes))
+    }
+
+    func write(_ text: String) throws { try write(ArraySlice(Array(text.utf8))) }
+
+    /// Closes standard input (the process sees end of input).
+    func closeInput() { try? input.fileHandleForWriting.close() }
+
+    /// Reads one line of standard output (without its newline); `nil` at end of output.
+    func readLine() -> String? {
+        guard let output else { return nil }
+        while true {
+            if let newline = pending.firstIndex(of: 10) {
+                let line = String(decoding: pending[..<newline], as: UTF8.self)
+                pending.removeSubrange(...newline)
+                return line
+            }
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { return nil }
+            pending += Array(chunk)
+        }
+    }
+
+    /// Sends `signal` to the process.
+    func send(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits for the process to end and returns what it did.
+    func wait() throws -> RunResult {
+        closeInput()
+        process.waitUntilExit()
+        try? outHandle?.close()
+        try? errHandle.close()
+        var stdout: [UInt8] = []
+        if let output {
+            stdout = pending + Array(output.fileHandleForReading.readDataToEndOfFile())
+        } else {
+            stdout = try readFile(outPath)
+        }
+        return RunResult(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
+                         stdout: stdout, stderr: try readFile(errPath))
+    }
+}
+
+// MARK: - Expectations on results
+
+/// Text that shows the process crashed rather than reporting an error.
+let crashMarkers = ["Fatal error", "Stack dump", "Program crashed", "Backtrac", "Illegal instruction",
+                    "Segmentation fault", "Bus error", "Assertion failed"]
+
+/// Expects `result` to be a clean failure: not killed by a signal, a non-zero exit status
+/// (`status` when given), exactly one line on stderr, mentioning every string of `mentions`,
+/// and no crash report.
+func expectCleanError(_ result: RunResult, status: Int32? = nil, mentions: [String], _ what: String,
+                      sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(!result.signaled, "\(what): died of signal \(result.status); stderr: \(result.err.prefix(1500))",
+            sourceLocation: sourceLocation)
+    if let status {
+        #expect(result.status == status, "\(what): \(result.summary)", sourceLocation: sourceLocation)
+    } else {
+        #expect(result.status != 0, "\(what): \(result.summary)", sourceLocation: sourceLocation)
+    }
+    #expect(result.errLines.count == 1, "\(what): expected exactly one line on stderr, got \(result.errLines.count): \(result.err.prefix(1500))",
+            sourceLocation: sourceLocation)
+    for text in mentions {
+        #expect(result.err.contains(text), "\(what): stderr does not mention \"\(text)\": \(result.err.prefix(1500))",
+                sourceLocation: sourceLocation)
+    }
+    for marker in crashMarkers {
+        #expect(!result.err.contains(marker), "\(what): crash report on stderr: \(result.err.prefix(1500))",
+                sourceLocation: sourceLocation)
+    }
+}
+
+/// Expects `result` to be a success (exit 0, not signaled).
+func expectSuccess(_ result: RunResult, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(!result.signaled && result.status == 0, "\(what): \(result.summary)", sourceLocation: sourceLocation)
+}
+
+/// Expects a table's records (from a dump, in dump order) to be exactly `expected`, in key
+/// order; reports the first few differences.
+func expectRecords(_ records: [Record], equal expected: [[UInt8]: [UInt8]], _ what: String,
+                   sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(records.count == expected.count, "\(what): \(records.count) records, expected \(expected.count)",
+            sourceLocation: sourceLocation)
+    var problems: [String] = []
+    var seen = Set<[UInt8]>()
+    for (i, r) in records.enumerated() {
+        if i > 0 && !records[i - 1].key.lexicographicallyPrecedes(r.key) {
+            problems.append("not in key order at \(show(r.key))")
+        }
+        seen.insert(r.key)
+        if let want = expected[r.key] {
+            if want != r.value { problems.append("key \(show(r.key)): value \(show(r.value)), expected \(show(want))") }
+        } else {
+            problems.append("unexpected key \(show(r.key))")
+        }
+        if problems.count >= 5 { break }
+    }
+    if problems.count < 5 {
+        for key in expected.keys where !seen.contains(key) {
+            problems.append("missing key \(show(key))")
+            if problems.count >= 5 { break }
+        }
+    }
+    #expect(problems.isEmpty, "\(what): \(problems.joined(separator: "; "))", sourceLocation: sourceLocation)
+}
+
+/// Bytes shown for messages: printable ASCII as is, others as \xNN (long values cut).
+func show(_ bytes: [UInt8], limit: Int = 60) -> String {
+    var text = "\""
+    for b in bytes.prefix(limit) {
+        if b >= 0x20 && b < 0x7f && b != 0x5c && b != 0x22 { text.unicodeScalars.append(Unicode.Scalar(b)) }
+        else { text += "\\x" + hex([b]) }
+    }
+    return text + (bytes.count > limit ? "...\"(\(bytes.count) bytes)" : "\"")
+}
+
+// MARK: - Files and directories
+
+/// A fresh directory under the system temp directory, removed with everything in it when
+/// the value is released.
+final class TempDir {
+    let path: String
+
+    init(_ tag: String = "t") throws {
+        let base = NSTemporaryDirectory() + "/lookup-cli-\(tag)-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        path = base
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// `path/name`.
+    func file(_ name: String) -> String { path + "/" + name }
+
+    /// Names in the directory, sorted (hidden files included).
+    func names() -> [String] { listDirectory(path) }
+}
+
+func listDirectory(_ path: String) -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
+}
+
+func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+    guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
+        throw TestFailure("cannot write \(path)")
+    }
+}
+
+func writeFile(_ path: String, _ text: String) throws { try writeFile(path, Array(text.utf8)) }
+
+func readFile(_ path: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else { throw TestFailure("cannot read \(path)") }
+    return Array(data)
+}
+
+func fileSize(_ path: String) -> Int {
+    var st = stat()
+    return stat(path, &st) == 0 ? Int(st.st_size) : -1
+}
+
+// MARK: - Data generation
+
+/// A small seeded generator (SplitMix64), so a failing run can be reproduced from its seed.
+struct SeededRNG: RandomNumberGenerator {
+    private(set) var state: UInt64
+    let seed: UInt64
+
+    /// Seeded from $LOOKUP_TEST_SEED when set, else at random.
+    init(seed: UInt64? = nil) {
+        let chosen = seed ?? ProcessInfo.processInfo.environment["LOOKUP_TEST_SEED"].flatMap { UInt64($0) }
+            ?? UInt64.random(in: 0...UInt64.max)
+        self.seed = chosen
+        state = chosen
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        return mix(state)
+    }
+}
+
+/// The SplitMix64 finalizer: a bijection on UInt64 (distinct inputs give distinct outputs).
+@inline(__always)
+func mix(_ x: UInt64) -> UInt64 {
+    var z = x
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+}
+
+private let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8)
+private let hexDigits = Array("0123456789abcdef".utf8)
+
+/// A random word of letters and digits.
+func randomWord(_ rng: inout SeededRNG, _ lengths: ClosedRange<Int>) -> String {
+    let n = Int.random(in: lengths, using: &rng)
+    return String(decoding: (0..<n).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] }, as: UTF8.self)
+}
+
+/// Random bytes drawn from 0...255 minus `excluding`.
+func randomBytes(_ rng: inout SeededRNG, _ lengths: ClosedRange<Int>, excluding: Set<UInt8> = []) -> [UInt8] {
+    let n = Int.random(in: lengths, using: &rng)
+    var out: [UInt8] = []
+    out.reserveCapacity(n)
+    while out.count < n {
+        let b = UInt8.random(in: 0...255, using: &rng)
+        if !excluding.contains(b) { out.append(b) }
+    }
+    return out
+}
+
+func hex(_ bytes: [UInt8]) -> String {
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count * 2)
+    for b in bytes { out.append(hexDigits[Int(b >> 4)]); out.append(hexDigits[Int(b & 15)]) }
+    return String(decoding: out, as: UTF8.self)
+}
+
+func unhex(_ text: Substring) -> [UInt8]? {
+    let digits = Array(text.utf8)
+    guard digits.count % 2 == 0 else { return nil }
+    func value(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: return c - 48
+        case 97...102: return c - 87
+        case 65...70: return c - 55
+        default: return nil
+        }
+    }
+    var out: [UInt8] = []
+    out.reserveCapacity(digits.count / 2)
+    var i = 0
+    while i < digits.count {
+        guard let hi = value(digits[i]), let lo = value(digits[i + 1]) else { return nil }
+        out.append(hi << 4 | lo)
+        i += 2
+    }
+    return out
+}
+
+/// Generated CSV: its text and, for each key, the value the table must hold (the rest of
+/// the line), plus the keys in file order.
+struct GeneratedCSV {
+    var text: [UInt8]
+    var expected: [String: String]
+    var keys: [String]
+}
+
+/// One CSV field that is not the key: plain words, numbers, empty fields, and quoted fields
+/// holding commas and doubled quotes.
+func randomCSVField(_ rng: inout SeededRNG) -> String {
+    switch Int.random(in: 0..<6, using: &rng) {
+    case 0: return randomWord(&rng, 1...12)
+    case 1: return String(Int.random(in: -100_000...100_000, using: &rng))
+    case 2: return "\"\(randomWord(&rng, 1...6)), \(randomWord(&rng, 1...6)),\(randomWord(&rng, 0...4))\""
+    case 3: return "\"say \"\"\(randomWord(&rng, 1...8))\"\", ok\""
+    case 4: return ""
+    default: return "\(randomWord(&rng, 1...5)) \(randomWord(&rng, 1...5))"
+    }
+}
+
+/// `count` CSV records with distinct keys in random (unsorted) order. Some keys are quoted
+/// (holding a comma or a doubled quote); the value is the raw text after the key field.
+func generateCSV(count: Int, rng: inout SeededRNG) -> GeneratedCSV {
+    var text: [UInt8] = []
+    var expected: [String: String] = [:]
+    var keys: [String] = []
+    while keys.count < count {
+        let word = randomWord(&rng, 4...20)
+        let key: String, raw: String
+        switch Int.random(in: 0..<10, using: &rng) {
+        case 0: key = word + "," + randomWord(&rng, 1...4); raw = "\"\(key)\""
+        case 1: key = word + "\"q"; raw = "\"" + word + "\"\"q\""
+        default: key = word; raw = word
+        }
+        if expected[key] != nil { continue }
+        let fields = (0..<Int.random(in: 1...4, using: &rng)).map { _ in randomCSVField(&rng) }
+        let rest = fields.joined(separator: ",")
+        expected[key] = rest
+        keys.append(key)
+        text += Array((raw + "," + rest + "\n").utf8)
+    }
+    return GeneratedCSV(text: text, expected: expected, keys: keys)
+}
+
+/// A large CSV written fast: `count` lines `KEY,VALUE,"x,y"` with distinct 16-hex-digit keys
+/// in scrambled order and values of varying length. Distinct because `mix` is a bijection.
+func generateBigCSV(count: Int, seed: UInt64) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(count * 48)
+    let filler = Array("abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz".utf8)
+    for i in 0..<count {
+        let k = mix(UInt64(i) &+ seed &* 0x1_0000_0001)
+        var shift: UInt64 = 60
+        while true {
+            out.append(hexDigits[Int((k >> shift) & 15)])
+            if shift == 0 { break }
+            shift -= 4
+        }
+        out.append(UInt8(ascii: ","))
+        let n = Int(k % 24)
+        out.append(contentsOf: filler[n..<(n + 8 + Int(k >> 59))])
+        out.append(contentsOf: [44, 34, 120, 44, 121, 34, 10])   // ,"x,y"\n
+    }
+    return out
+}
+
+// MARK: - mdb_dump text
+
+/// One key/value record.
+struct Record: Equatable {
+    var key: [UInt8]
+    var value: [UInt8]
+}
+
+/// A parsed mdb_dump text (one database section).
+struct DumpText {
+    /// Header lines, up to and including HEADER=END.
+    var header: [String] = []
+    /// The raw data lines between HEADER=END and DATA=END.
+    var dataLines: [[UInt8]] = []
+    /// The decoded records.
+    var records: [Record] = []
+    /// Whether the text ended with DATA=END.
+    var complete = false
+}
+
+/// Parses the first section of mdb_dump text (`format=bytevalue` or `format=print`).
+func parseDump(_ bytes: [UInt8]) throws -> DumpText {
+    var dump = DumpText()
+    var inHeader = true
+    var printable = false
+    for line in splitLines(bytes) {
+        if inHeader {
+            let text = String(decoding: line, as: UTF8.self)
+            dump.header.append(text)
+            if text == "format=print" { printable = true }
+            if text == "HEADER=END" { inHeader = false }
+            continue
+        }
+        if line == Array("DATA=END".utf8) { dump.complete = true; break }
+        dump.dataLines.append(line)
+    }
+    guard dump.dataLines.count % 2 == 0 else { throw TestFailure("dump has an odd number of data lines") }
+    var i = 0
+    while i < dump.dataLines.count {
+        let k = try decodeDumpLine(dump.dataLines[i], printable: printable)
+        let v = try decodeDumpLine(dump.dataLines[i + 1], printable: printable)
+        dump.records.append(Record(key: k, value: v))
+        i += 2
+    }
+    return dump
+}
+
+private func decodeDumpLine(_ line: [UInt8], printable: Bool) throws -> [UInt8] {
+    guard line.first == 0x20 else { throw TestFailure("dump data line without its leading space: \(show(line))") }
+    let body = line.dropFirst()
+    if !printable {
+        guard let bytes = unhex(Substring(String(decoding: body, as: UTF8.self))) else {
+            throw TestFailure("bad hex in dump line \(show(line))")
+        }
+        return bytes
+    }
+    var out: [UInt8] = []
+    var i = body.startIndex
+    while i < body.endIndex {
+        if body[i] == 0x5c {
+            if i + 1 < body.endIndex && body[i + 1] == 0x5c { out.append(0x5c); i += 2; continue }
+            guard i + 2 < body.endIndex, let b = unhex(Substring(String(decoding: body[(i + 1)...(i + 2)], as: UTF8.self))) else {
+                throw TestFailure("bad escape in dump line \(show(line))")
+            }
+            out += b
+            i += 3
+        } else {
+            out.append(body[i])
+            i += 1
+        }
+    }
+    return out
+}
+
+/// mdb_dump text for `records` (written in the order given), `format=bytevalue` or `print`.
+func makeDump(_ records: [Record], printable: Bool) -> [UInt8] {
+    var out = Array("VERSION=3\nformat=\(printable ? "print" : "bytevalue")\ntype=btree\nmapsize=1048576\nmaxreaders=126\ndb_pagesize=4096\nHEADER=END\n".utf8)
+    func line(_ bytes: [UInt8]) {
+        out.append(0x20)
+        if printable {
+            for b in bytes {
+                if b == 0x5c { out += [0x5c, 0x5c] }
+                else if b >= 0x20 && b < 0x7f { out.append(b) }
+                else { out.append(0x5c); out += Array(hex([b]).utf8) }
+            }
+        } else {
+            out += Array(hex(bytes).utf8)
+        }
+        out.append(10)
+    }
+    for r in records { line(r.key); line(r.value) }
+    out += Array("DATA=END\n".utf8)
+    return out
+}
+
+/// The table's records as `lookup dump` (mdb-dump format) writes them.
+func lookupDump(_ table: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> [Record] {
+    let result = try lookup(["dump", table])
+    expectSuccess(result, "lookup dump \(table)", sourceLocation: sourceLocation)
+    let dump = try parseDump(result.stdout)
+    #expect(dump.complete, "lookup dump \(table): no DATA=END", sourceLocation: sourceLocation)
+    return dump.records
+}
+
+/// Keys and values as [UInt8] dictionary from a String dictionary.
+func byteTable(_ table: [String: String]) -> [[UInt8]: [UInt8]] {
+    var out: [[UInt8]: [UInt8]] = [:]
+    for (k, v) in table { out[Array(k.utf8)] = Array(v.utf8) }
+    return out
+}
+
+/// The "Entries: N" count from `mdb_stat` output.
+func mdbStatEntries(_ text: String) -> Int? {
+    for line in text.split(separator: "\n") {
+        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasPrefix("Entries:") {
+            return Int(trimmed.dropFirst("Entries:".count).trimmingCharacters(in: .whitespaces))
+        }
+    }
+    return nil
+}
+
+/// Mounts a tmpfs with `options` on `directory` (which must exist).
+func mountTmpfs(_ directory: String, options: String) throws {
+    let result = try run("/usr/bin/env", ["mount", "-t", "tmpfs", "-o", options, "tmpfs", directory])
+    guard result.status == 0 else { throw TestFailure("mount -t tmpfs -o \(options) \(directory) failed: \(result.summary)") }
+}
+
+/// Unmounts `directory`.
+func unmount(_ directory: String) {
+    _ = try? run("/usr/bin/env", ["umount", directory])
+}
+
+/// The line numbers `text` gives after "PATH:" (as in "PATH:12: ..." or "first at PATH:3").
+func mentionedLines(_ text: String, path: String) -> Set<Int> {
+    var lines = Set<Int>()
+    var rest = Substring(text)
+    while let range = rest.range(of: path + ":") {
+        let digits = rest[range.upperBound...].prefix(while: { $0.isASCII && $0.isNumber })
+        if let n = Int(digits) { lines.insert(n) }
+        rest = rest[range.upperBound...]
+    }
+    return lines
+}
