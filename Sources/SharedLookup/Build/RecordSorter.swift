@@ -21,7 +21,7 @@ struct SortedRecord {
 
 final class RecordSorter {
     /// An arena record: [u32 key length][u32 value length][key][value].
-    private struct Entry { var prefix: UInt64; var offset: Int; var sequence: UInt64 }
+    private struct Entry: PrefixKeyed { var prefix: UInt64; var offset: Int; var sequence: UInt64 }
 
     private let budget: Int
     private let temporaryDirectory: String
@@ -92,12 +92,7 @@ final class RecordSorter {
             // Shrink the shared prefix to what this key has in common with the first one.
             if commonPrefix > 0 {
                 let first = keyAt(0)
-                if key.count < commonPrefix || memcmp(first.baseAddress!, key.baseAddress!, commonPrefix) != 0 {
-                    var n = 0
-                    let limit = min(commonPrefix, key.count)
-                    while n < limit && first[n] == key[n] { n += 1 }
-                    commonPrefix = n
-                }
+                commonPrefix = sharedPrefixLength(first, key, limit: commonPrefix)
             }
         } else {
             if let last = spilledLastKey, inputSorted, last.withUnsafeBytes({ compareKeys($0, key) }) > 0 {
@@ -178,66 +173,10 @@ final class RecordSorter {
         if entries.count < 2 { return }
         let skip = commonPrefix
         for i in entries.indices {
-            let key = keyAt(entries[i].offset)
-            entries[i].prefix = key.count > skip ? keyPrefix(UnsafeRawBufferPointer(rebasing: key[skip...])) : 0
+            entries[i].prefix = keyPrefix(keyAt(entries[i].offset), from: skip)
         }
         entries.withUnsafeMutableBufferPointer { buffer in
-            radixSortByPrefix(buffer)
-            var i = 0
-            while i < buffer.count {
-                var j = i + 1
-                while j < buffer.count && buffer[j].prefix == buffer[i].prefix { j += 1 }
-                if j - i > 1 { insertionSortByKey(buffer, i, j) }
-                i = j
-            }
-        }
-    }
-
-    private func radixSortByPrefix(_ a: UnsafeMutableBufferPointer<Entry>) {
-        let n = a.count
-        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 8 * 256)
-        counts.initialize(repeating: 0, count: 8 * 256)
-        defer { counts.deallocate() }
-        for e in a {
-            var p = e.prefix
-            for digit in 0..<8 {
-                counts[digit << 8 | Int(p & 0xff)] += 1
-                p >>= 8
-            }
-        }
-        let scratch = UnsafeMutableBufferPointer<Entry>.allocate(capacity: n)
-        defer { scratch.deallocate() }
-        var source = a.baseAddress!, target = scratch.baseAddress!
-        for digit in 0..<8 {
-            let c = counts + digit << 8
-            // A digit that is the same in every entry does not reorder anything.
-            if (0..<256).contains(where: { c[$0] == n }) { continue }
-            var sum = 0
-            for b in 0..<256 { let k = c[b]; c[b] = sum; sum += k }
-            let shift = UInt64(digit * 8)
-            for i in 0..<n {
-                let e = source[i]
-                let b = Int((e.prefix >> shift) & 0xff)
-                target[c[b]] = e
-                c[b] += 1
-            }
-            swap(&source, &target)
-        }
-        if source != a.baseAddress! { a.baseAddress!.update(from: source, count: n) }
-    }
-
-    private func insertionSortByKey(_ a: UnsafeMutableBufferPointer<Entry>, _ start: Int, _ end: Int) {
-        for i in (start + 1)..<end {
-            let e = a[i]
-            let key = keyAt(e.offset)
-            var j = i
-            while j > start {
-                let c = compareKeys(keyAt(a[j - 1].offset), key)
-                if c <= 0 { break }
-                a[j] = a[j - 1]
-                j -= 1
-            }
-            a[j] = e
+            sortByKey(buffer) { keyAt($0.offset) }
         }
     }
 
