@@ -33,9 +33,11 @@ let package = Package(
                 "SharedLookup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // A small app that uses the API; built and run by the end-to-end tests.
+        .executableTarget(name: "table-example", dependencies: ["SharedLookup"], path: "Examples/TableExample"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "SharedLookupTests", dependencies: ["SharedLookup", "LMDB"]),
-        .testTarget(name: "LookupCLITests", dependencies: ["SharedLookup", "lookup"]),
+        .testTarget(name: "LookupCLITests", dependencies: ["SharedLookup", "lookup", "table-example"]),
     ],
     swiftLanguageModes: [.v6]
 )

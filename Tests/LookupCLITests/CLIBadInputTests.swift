@@ -196,16 +196,19 @@ struct CLIBadInputTests {
         let dir = try TempDir("skip")
         var rng = SeededRNG()
         var lines: [String] = [], good: [String: String] = [:], badLines: [Int] = []
-        let bads = [",empty key", String(repeating: "z", count: 600) + ",too long", "only-one-column", "key,ab\"cd", "\"\",quoted empty"]
+        // Bad for key column 2: empty, too long, missing, broken quoting, empty when unquoted.
+        let bads = ["x,,empty key", "x," + String(repeating: "z", count: 600) + ",too long", "only-one-column",
+                    "x,ab\"cd", "x,\"\",quoted empty"]
         for i in 1...400 {
             if i % 37 == 0 {
                 lines.append(bads[badLines.count % bads.count])
                 badLines.append(i)
             } else {
+                let word = randomWord(&rng, 1...4)
                 let key = "k\(i)-\(randomWord(&rng, 2...6))"
                 let value = "v\(i),\(randomCSVField(&rng))"
-                lines.append("\(randomWord(&rng, 1...4)),\(key),\(value)")
-                good[key] = lines[i - 1].split(separator: ",", maxSplits: 1).first.map(String.init)! + "," + value
+                lines.append("\(word),\(key),\(value)")
+                good[key] = word + "," + value
             }
         }
         let input = dir.file("mixed.csv")
