@@ -363,7 +363,7 @@ struct MDBDumpParser {
 private final class HeldRecords {
     private let path: String
     private let fd: Int32
-    private let buffer = ByteScratch(capacity: 1 << 20)
+    private var out: OutputBuffer
     private var removed = false
 
     init() throws {
@@ -375,6 +375,7 @@ private final class HeldRecords {
         if opened < 0 { throw LookupError.system("cannot create a temporary file", path: name) }
         path = name
         fd = opened
+        out = OutputBuffer(fd: opened, name: name)
         TemporaryFiles.register(name)
     }
 
@@ -393,13 +394,15 @@ private final class HeldRecords {
     // Each entry: a tag byte (0 record, 1 bad record), the line (8 bytes), two lengths (4
     // bytes each), then the key and value bytes (or the message and nothing).
     private func addEntry(tag: UInt8, line: Int, _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) throws {
-        buffer.append(tag)
-        withUnsafeBytes(of: Int64(line).littleEndian) { buffer.append($0) }
-        withUnsafeBytes(of: UInt32(first.count).littleEndian) { buffer.append($0) }
-        withUnsafeBytes(of: UInt32(second.count).littleEndian) { buffer.append($0) }
-        buffer.append(first)
-        buffer.append(second)
-        if buffer.count >= 1 << 20 { try flush() }
+        var head = [UInt8](repeating: tag, count: 17)
+        head.withUnsafeMutableBytes { h in
+            h.storeBytes(of: Int64(line).littleEndian, toByteOffset: 1, as: Int64.self)
+            h.storeBytes(of: UInt32(first.count).littleEndian, toByteOffset: 9, as: UInt32.self)
+            h.storeBytes(of: UInt32(second.count).littleEndian, toByteOffset: 13, as: UInt32.self)
+        }
+        try head.withUnsafeBytes { try out.append($0) }
+        try out.append(first)
+        try out.append(second)
     }
 
     func add(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, line: Int) throws {
@@ -411,23 +414,9 @@ private final class HeldRecords {
         try text.withUTF8 { try addEntry(tag: 1, line: line, UnsafeRawBufferPointer($0), UnsafeRawBufferPointer(start: nil, count: 0)) }
     }
 
-    private func flush() throws {
-        var offset = 0
-        let bytes = buffer.bytes
-        while offset < bytes.count {
-            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw LookupError.system("cannot write a temporary file", path: path)
-            }
-            offset += n
-        }
-        buffer.removeAll()
-    }
-
     /// Sends the held entries to `handler`, naming `name` (the dump) in bad records.
     func replay<H: RecordHandler>(path name: String, maxLineLength: Int, into handler: inout H) throws {
-        try flush()
+        try out.flush()
         // An entry holds a decoded key and value, each at most one dump line long.
         let limit = maxLineLength > Int.max / 4 ? maxLineLength : maxLineLength * 2 + 4096
         let reader = try InputReader(path: path, maxLineLength: limit)
