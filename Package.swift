@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .library(name: "LMDB", targets: ["LMDB"]),
         .library(name: "SharedLookup", targets: ["SharedLookup"]),
+        .library(name: "LookupBatch", targets: ["LookupBatch"]),
         .executable(name: "lookup", targets: ["lookup"]),
     ],
     dependencies: [
@@ -27,10 +28,12 @@ let package = Package(
         .target(name: "CSupport"),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         .target(name: "SharedLookup", dependencies: ["LMDB", "CZlib", "CSupport"]),
+        .target(name: "LookupBatch", dependencies: ["SharedLookup"]),
         .executableTarget(
             name: "lookup",
             dependencies: [
                 "SharedLookup",
+                "LookupBatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // A small app that uses the API; built and run by the end-to-end tests.

@@ -72,7 +72,7 @@ extension LookupError {
     }
 
     /// The error for a failed system call on `path`, with `strerror(errno)`.
-    static func system(_ what: String, path: String, errno code: Int32 = errno) -> LookupError {
+    public static func system(_ what: String, path: String, errno code: Int32 = errno) -> LookupError {
         let kind: Kind = (code == ENOSPC || code == EDQUOT) ? .diskFull : .io
         return LookupError(kind, path: path, "\(what): \(String(cString: strerror(code)))")
     }

@@ -1,6 +1,7 @@
 // The `lookup` command: builds, queries, inspects and dumps LMDB-backed lookup tables.
 // Each subcommand lives in its own file; shared option parsing and error reporting in Support.
 import ArgumentParser
+import LookupBatch
 import SharedLookup
 
 @main
@@ -18,9 +19,17 @@ struct Lookup: ParsableCommand {
         Examples:
           lookup build table.csv -o table.lmdb
           lookup get table.lmdb 00a1b2c3d4e5f607
+          lookup run table.lmdb input/ -o out/ -j 4
           cut -d, -f1 input.csv | lookup get table.lmdb --missing -
           lookup stats table.lmdb
         """,
         version: "0.1.0",
-        subcommands: [BuildCommand.self, GetCommand.self, StatsCommand.self, DumpCommand.self, CheckCommand.self])
+        subcommands: [BuildCommand.self, GetCommand.self, RunCommand.self, StatsCommand.self, DumpCommand.self, CheckCommand.self])
+
+    /// Entry point: a process started as a batch worker serves tasks instead of parsing
+    /// arguments.
+    static func main() {
+        BatchWorker.runBuiltinIfWorker()
+        main(nil)
+    }
 }

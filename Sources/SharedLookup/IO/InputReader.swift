@@ -23,6 +23,8 @@ public final class InputReader {
     public private(set) var bytesConsumed = 0
     /// The longest line accepted, in bytes; longer lines are an error naming the line.
     public let maxLineLength: Int
+    /// Whether the last error was a line over `maxLineLength`; `skipLine()` then moves past it.
+    public private(set) var atOverlongLine = false
 
     private let fd: Int32
     private let ownsFD: Bool
@@ -37,7 +39,7 @@ public final class InputReader {
 
     /// Opens `path` ("-" for standard input). Throws a `LookupError` naming the path when it
     /// cannot be opened, is a directory, or claims to be gzip (by extension) but is not.
-    public init(path: String, maxLineLength: Int = 16 << 20) throws(LookupError) {
+    public init(path: String, maxLineLength: Int = 16 << 20, blockSize: Int = InputReader.blockSize) throws(LookupError) {
         self.maxLineLength = maxLineLength
         if path == "-" {
             name = "<stdin>"
@@ -55,7 +57,7 @@ public final class InputReader {
             fd = opened
             ownsFD = true
         }
-        buffer = .allocate(byteCount: Self.blockSize, alignment: 16)
+        buffer = .allocate(byteCount: max(blockSize, 4096), alignment: 16)
         // Sniff the first bytes for the gzip magic (1f 8b).
         do {
             try fillRaw(minimum: 2)
@@ -114,6 +116,7 @@ public final class InputReader {
         if end == buffer.count {
             // A single line or record fills the buffer: grow it, within the line limit.
             if buffer.count >= maxLineLength + 2 {
+                atOverlongLine = true
                 throw LookupError(.badRecord, path: name, line: lineNumber + 1,
                                   "line longer than the limit of \(maxLineLength) bytes")
             }
@@ -171,6 +174,68 @@ public final class InputReader {
             }
             scanFrom = start + scanned
         }
+    }
+
+    /// The next run of whole lines: a buffer that ends just after a line end ("\n"), or at the
+    /// end of input; `nil` when nothing is left. Lines keep their line ends, and the caller
+    /// splits them (and counts them: `lineNumber` is not advanced). Valid until the next call.
+    public func nextLines() throws(LookupError) -> UnsafeRawBufferPointer? {
+        var scanFrom = start
+        while true {
+            // The last line end is usually a few bytes from the end: scan backwards.
+            var last = end - 1
+            while last >= scanFrom && buffer[last] != 0x0A { last -= 1 }
+            if last >= scanFrom {
+                let cut = last + 1
+                let run = UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: cut - start)
+                bytesConsumed += cut - start
+                start = cut
+                return run
+            }
+            let scanned = end - start
+            if try !refill() {
+                if end > start {
+                    let run = UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: end - start)
+                    bytesConsumed += end - start
+                    start = end
+                    return run
+                }
+                return nil
+            }
+            scanFrom = start + scanned
+        }
+    }
+
+    /// Moves past the rest of the current line (after an over-long line was reported), and
+    /// counts it. Returns false when the input ended first.
+    @discardableResult
+    public func skipLine() throws(LookupError) -> Bool {
+        atOverlongLine = false
+        while true {
+            if start < end, let nl = memchr(buffer.baseAddress! + start, 0x0A, end - start) {
+                let cut = nl - buffer.baseAddress! + 1
+                bytesConsumed += cut - start
+                start = cut
+                lineNumber += 1
+                return true
+            }
+            bytesConsumed += end - start
+            start = 0
+            end = 0
+            if try !refill() { lineNumber += 1; return false }
+        }
+    }
+
+    /// Starts reading at byte `offset` of an uncompressed file (for reading a byte range).
+    public func seek(to offset: Int) throws(LookupError) {
+        if isCompressed || ownsFD == false {
+            throw LookupError(.usage, path: name, "cannot seek in a compressed file or a stream")
+        }
+        if lseek(fd, off_t(offset), SEEK_SET) < 0 { throw LookupError.system("seek failed", path: name) }
+        start = 0
+        end = 0
+        atEOF = false
+        bytesConsumed = offset
     }
 
     /// Exactly `count` bytes, or `nil` at the end of input when none are left. Throws when the

@@ -2,6 +2,8 @@
 // so that an interrupt (SIGINT/SIGTERM) can remove them before the process exits, and so a
 // later build can remove those a killed build left behind.
 
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -80,6 +82,19 @@ public enum TemporaryFiles {
             guard let pid = Int32(rest.prefix(while: { $0.isNumber })), pid > 0 else { continue }
             if kill(pid, 0) != 0 && errno == ESRCH {
                 unlink("\(directory)/\(name)")
+            }
+        }
+    }
+
+    /// Removes directories (and their contents) in `directory` named `prefix<pid>-...` whose
+    /// process is gone: work directories of runs that were killed.
+    public static func removeStaleDirectories(in directory: String, prefix: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            let rest = name.dropFirst(prefix.count)
+            guard let pid = Int32(rest.prefix(while: { $0.isNumber })), pid > 0 else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                try? FileManager.default.removeItem(atPath: directory + "/" + name)
             }
         }
     }

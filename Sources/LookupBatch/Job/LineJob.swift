@@ -1,0 +1,113 @@
+// LineJob: the per-line logic of a batch run, and the built-in jobs: join, filter, anti, count.
+// A job runs inside the worker processes; it sees each line in input order with its key and
+// the table's value for it, borrowed from the shared memory map (no copies).
+import SharedLookup
+
+/// What a batch run does with each line. Conform to write your own; see `BatchRunner`.
+public protocol LineJob {
+    /// Creates the job once in each worker process, after the table is opened there.
+    init(context: JobContext) throws
+    /// Handles one line (without its line end), in input order: `key` is its key field and
+    /// `value` the table's value for it, or `nil` when the key is not in the table. Both borrow
+    /// memory valid only during the call. Write output lines (with their "\n") to `output`.
+    mutating func process(line: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer,
+                          value: UnsafeRawBufferPointer?, output: inout OutputBuffer) throws
+    /// Called before the lines of each task (a file, or a byte range of one) in this worker.
+    mutating func begin(file: FileContext) throws
+    /// Handles the first line of a file when the run has `header` set. By default it is copied
+    /// to the output unchanged.
+    mutating func header(line: UnsafeRawBufferPointer, output: inout OutputBuffer) throws
+    /// Whether the job writes output files at all (`count` does not).
+    static var writesOutput: Bool { get }
+}
+
+extension LineJob {
+    public mutating func begin(file: FileContext) throws {}
+
+    public mutating func header(line: UnsafeRawBufferPointer, output: inout OutputBuffer) throws {
+        try output.append(line)
+        try output.append(10)
+    }
+
+    public static var writesOutput: Bool { true }
+}
+
+/// What a job knows about its run.
+public struct JobContext {
+    /// The table, opened in this worker process.
+    public let table: Table
+    /// The run's options (mode, key column, delimiter, user parameters ...).
+    public let options: RunOptions
+}
+
+/// The file a task reads.
+public struct FileContext {
+    /// The input file's path.
+    public let path: String
+    /// Its field delimiter.
+    public let delimiter: UInt8
+    /// Whether its fields may be quoted (CSV).
+    public let quoting: Bool
+}
+
+/// The built-in per-line jobs.
+public enum RunMode: String, Codable, Sendable, CaseIterable {
+    /// Lines whose key is in the table, with the table's value appended after the delimiter.
+    case join
+    /// Lines whose key is in the table, unchanged.
+    case filter
+    /// Lines whose key is not in the table, unchanged.
+    case anti
+    /// No output, only counts of hits and misses.
+    case count
+}
+
+/// `join`: writes `line<delimiter>value` for each line whose key is in the table.
+public struct JoinJob: LineJob {
+    var delimiter = UInt8(ascii: ",")
+    public init(context: JobContext) {}
+    public mutating func begin(file: FileContext) { delimiter = file.delimiter }
+    @inline(__always)
+    public mutating func process(line: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer,
+                                 value: UnsafeRawBufferPointer?, output: inout OutputBuffer) throws {
+        guard let value else { return }
+        try output.append(line)
+        try output.append(delimiter)
+        try output.append(value)
+        try output.append(10)
+    }
+}
+
+/// `filter`: writes each line whose key is in the table.
+public struct FilterJob: LineJob {
+    public init(context: JobContext) {}
+    @inline(__always)
+    public mutating func process(line: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer,
+                                 value: UnsafeRawBufferPointer?, output: inout OutputBuffer) throws {
+        guard value != nil else { return }
+        try output.append(line)
+        try output.append(10)
+    }
+}
+
+/// `anti`: writes each line whose key is not in the table.
+public struct AntiJob: LineJob {
+    public init(context: JobContext) {}
+    @inline(__always)
+    public mutating func process(line: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer,
+                                 value: UnsafeRawBufferPointer?, output: inout OutputBuffer) throws {
+        guard value == nil else { return }
+        try output.append(line)
+        try output.append(10)
+    }
+}
+
+/// `count`: writes nothing; the run counts hits and misses.
+public struct CountJob: LineJob {
+    public init(context: JobContext) {}
+    @inline(__always)
+    public mutating func process(line: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer,
+                                 value: UnsafeRawBufferPointer?, output: inout OutputBuffer) throws {}
+    public mutating func header(line: UnsafeRawBufferPointer, output: inout OutputBuffer) throws {}
+    public static var writesOutput: Bool { false }
+}

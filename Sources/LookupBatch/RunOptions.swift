@@ -1,0 +1,91 @@
+// RunOptions: everything that defines a batch run, shared by the coordinator and (as JSON) by
+// its worker processes.
+
+/// How workers are started.
+public enum StartMethod: String, Codable, Sendable, CaseIterable {
+    /// Run the executable again in a worker role (safe everywhere; the default).
+    case spawn
+    /// `fork()` the coordinator (each worker opens the table after the fork).
+    case fork
+}
+
+/// The options of a batch run.
+public struct RunOptions: Codable, Sendable {
+    /// The table file.
+    public var table: String
+    /// Input files and directories.
+    public var inputs: [String]
+    /// The output directory, or "-" for standard output.
+    public var output: String
+    /// The built-in job (ignored by custom jobs, which see it in `JobContext`).
+    public var mode: RunMode
+    /// 1-based key column.
+    public var keyColumn: Int
+    /// The field delimiter; `nil` for the format's own.
+    public var delimiter: UInt8?
+    /// `csv` (quoting) or `tsv`; `nil` infers it from each file's extension (default csv).
+    public var format: String?
+    /// Whether the first line of each file is a header (passed to the job's `header`).
+    public var header: Bool
+    /// The longest line accepted; longer lines are counted as bad and skipped.
+    public var maxLineLength: Int
+    /// Worker processes.
+    public var workers: Int
+    /// How workers start.
+    public var start: StartMethod
+    /// How many times a task is retried on a fresh worker after its worker died.
+    public var retries: Int
+    /// Glob patterns a file name must match (any), when not empty.
+    public var include: [String]
+    /// Glob patterns that exclude files and directories.
+    public var exclude: [String]
+    /// Skip inputs the job log shows as done and unchanged.
+    public var resume: Bool
+    /// Replace the results already in the output directory.
+    public var overwrite: Bool
+    /// Free-form parameters for custom jobs.
+    public var parameters: [String: String]
+
+    /// Creates options with defaults: join, key column 1, one worker per core, spawn.
+    public init(table: String, inputs: [String], output: String, mode: RunMode = .join, keyColumn: Int = 1,
+                delimiter: UInt8? = nil, format: String? = nil, header: Bool = false, maxLineLength: Int = 16 << 20,
+                workers: Int = RunOptions.defaultWorkers, start: StartMethod = .spawn, retries: Int = 2,
+                include: [String] = [], exclude: [String] = [], resume: Bool = false, overwrite: Bool = false,
+                parameters: [String: String] = [:]) {
+        self.table = table
+        self.inputs = inputs
+        self.output = output
+        self.mode = mode
+        self.keyColumn = keyColumn
+        self.delimiter = delimiter
+        self.format = format
+        self.header = header
+        self.maxLineLength = maxLineLength
+        self.workers = workers
+        self.start = start
+        self.retries = retries
+        self.include = include
+        self.exclude = exclude
+        self.resume = resume
+        self.overwrite = overwrite
+        self.parameters = parameters
+    }
+
+    /// One worker per core.
+    public static var defaultWorkers: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// The field syntax of the input at `path`: `--format` if given, else `.tsv`/`.tab` files
+    /// are TSV and all others CSV; `--delimiter` overrides the format's delimiter.
+    public func fieldSyntax(forPath path: String) -> (delimiter: UInt8, quoting: Bool) {
+        var name = path.lowercased()
+        if name.hasSuffix(".gz") { name.removeLast(3) }
+        let tsv = format.map { $0 == "tsv" } ?? (name.hasSuffix(".tsv") || name.hasSuffix(".tab"))
+        return (delimiter ?? (tsv ? 9 : UInt8(ascii: ",")), !tsv)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

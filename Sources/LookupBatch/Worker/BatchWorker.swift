@@ -1,0 +1,92 @@
+// BatchWorker: the worker side of a batch run. A worker process opens the table itself (never
+// across a fork), reports ready, then runs the tasks the coordinator sends over its stdin and
+// reports each result on its stdout, until its stdin closes.
+import Foundation
+import SharedLookup
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Entry points of worker processes.
+public enum BatchWorker {
+    /// Set in a spawned worker's environment: the run's options as JSON.
+    static let configVariable = "LOOKUP_BATCH_WORKER"
+    /// Test hook: a worker kills itself with SIGKILL when it starts this task id on its first attempt.
+    static let faultVariable = "LOOKUP_FAULT_KILL_TASK"
+
+    /// Whether this process was started as a batch worker.
+    public static var isWorkerProcess: Bool { getenv(configVariable) != nil }
+
+    /// If this process is a spawned worker, runs `job` as a worker and exits; otherwise
+    /// returns at once. Call it first thing in `main` of an app that runs a custom job.
+    public static func runIfWorker<J: LineJob>(_ job: J.Type) {
+        guard let config = workerOptions() else { return }
+        exit(serve(job, options: config, input: STDIN_FILENO, output: STDOUT_FILENO))
+    }
+
+    /// If this process is a spawned worker, runs the built-in job its options name and exits.
+    public static func runBuiltinIfWorker() {
+        guard let config = workerOptions() else { return }
+        exit(serveBuiltin(options: config, input: STDIN_FILENO, output: STDOUT_FILENO))
+    }
+
+    private static func workerOptions() -> RunOptions? {
+        guard let raw = getenv(configVariable) else { return nil }
+        guard let options = try? JSONDecoder().decode(RunOptions.self, from: Data(String(cString: raw).utf8)) else {
+            _ = sendMessage(WorkerReport(kind: .fatal, message: "worker: cannot read its options"), to: STDOUT_FILENO)
+            exit(2)
+        }
+        return options
+    }
+
+    /// Serves the built-in job of `options.mode`.
+    static func serveBuiltin(options: RunOptions, input: Int32, output: Int32) -> Int32 {
+        switch options.mode {
+        case .join: return serve(JoinJob.self, options: options, input: input, output: output)
+        case .filter: return serve(FilterJob.self, options: options, input: input, output: output)
+        case .anti: return serve(AntiJob.self, options: options, input: input, output: output)
+        case .count: return serve(CountJob.self, options: options, input: input, output: output)
+        }
+    }
+
+    /// The worker loop: open the table, report ready, run tasks until `input` closes.
+    static func serve<J: LineJob>(_ job: J.Type, options: RunOptions, input: Int32, output: Int32) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let processor: TaskProcessor<J>
+        do {
+            let table = try Table(path: options.table)
+            processor = try TaskProcessor<J>(table: table, options: options)
+        } catch {
+            _ = sendMessage(WorkerReport(kind: .fatal, message: "\(error)"), to: output)
+            return 2
+        }
+        guard sendMessage(WorkerReport(kind: .ready, pid: getpid()), to: output) else { return 2 }
+        let fault = getenv(faultVariable).flatMap { Int(String(cString: $0)) }
+        let reader = MessageReader(fd: input)
+        var currentTask = -1
+        processor.progress = { bytes in
+            _ = sendMessage(WorkerReport(kind: .progress, task: currentTask, bytes: bytes), to: output)
+        }
+        while let line = reader.readLine() {
+            guard let task = try? JSONDecoder().decode(TaskMessage.self, from: line) else {
+                _ = sendMessage(WorkerReport(kind: .fatal, message: "worker: unreadable task message"), to: output)
+                return 2
+            }
+            currentTask = task.id
+            if let fault, fault == task.id, task.attempt == 0 { kill(getpid(), SIGKILL) }
+            let report: WorkerReport
+            do {
+                let (counts, bad) = try processor.run(task)
+                report = WorkerReport(kind: .done, task: task.id, counts: counts, badLines: bad)
+            } catch {
+                unlink(task.output)
+                report = WorkerReport(kind: .failed, task: task.id, message: "\(error)")
+            }
+            guard sendMessage(report, to: output) else { return 2 }
+        }
+        return 0
+    }
+}

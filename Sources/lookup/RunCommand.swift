@@ -1,0 +1,137 @@
+// `lookup run`: the batch job. Looks every line of many input files up in one table with
+// several worker processes that share the table's pages, and writes one output per input.
+import ArgumentParser
+import Foundation
+import LookupBatch
+import SharedLookup
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Look up every line of many input files, with worker processes.",
+        discussion: """
+        Every line's key (column -k of a CSV or TSV line) is looked up in TABLE by worker
+        processes that all map the same table file, so memory holds one copy of the table
+        however many workers run. Directories are read recursively (hidden files skipped);
+        .gz files are decompressed. Large files are split into ranges so every worker stays busy.
+
+        Modes: join writes each line whose key is in the table with the table's value appended
+        (after the delimiter); filter writes the lines whose key is in the table; anti those
+        whose key is not; count writes nothing and counts.
+
+        Output: -o DIR writes one file per input file, at the input's path relative to the
+        directory given (a .gz suffix dropped), each byte-identical to a sequential run, lines in
+        input order and line ends as "\\n". A file appears under its name only when complete.
+        -o - writes everything to standard output, file after file. DIR/.lookup-joblog.jsonl
+        lists finished files; --resume skips those that are done and unchanged.
+
+        A line without the key column (or with broken quoting, or longer than --max-line) is
+        reported with its file and line number, counted, and skipped. A worker that dies has its
+        task run again (--retries); a file that still fails is reported and the run goes on.
+        Exit status: 0 all files done; 1 some files failed; 2 the run could not start.
+        """)
+
+    @Argument(help: "The table file.")
+    var table: String
+
+    @Argument(help: "Input files and directories.")
+    var inputs: [String]
+
+    @Option(name: .shortAndLong, help: "Output directory, or - for standard output.")
+    var output: String
+
+    @Option(help: "join, filter, anti or count.")
+    var mode: String = "join"
+
+    @Option(name: [.customShort("k"), .customLong("key-column")], help: "1-based column of the key.")
+    var keyColumn: Int = 1
+
+    @Option(name: [.customShort("d"), .customLong("delimiter")], help: "Field delimiter: one character, or tab (default: , for csv, tab for tsv).")
+    var delimiter: String?
+
+    @Option(help: "csv or tsv (default: from each file's extension; csv otherwise).")
+    var format: String?
+
+    @Flag(help: "The first line of each file is a header: passed through (skipped in count mode).")
+    var header = false
+
+    @Option(name: [.customShort("j"), .customLong("workers")], help: "Worker processes (default: number of cores).")
+    var workers: Int = RunOptions.defaultWorkers
+
+    @Option(help: "How workers start: spawn (run this program again) or fork.")
+    var start: String = "spawn"
+
+    @Option(help: "Times a task is retried after its worker died.")
+    var retries: Int = 2
+
+    @Option(help: "Longest line accepted, e.g. 16M; longer lines are reported and skipped.")
+    var maxLine: String = "16M"
+
+    @Option(parsing: .singleValue, help: "Only files whose name (or relative path) matches this glob; repeatable.")
+    var include: [String] = []
+
+    @Option(parsing: .singleValue, help: "Skip files and directories matching this glob; repeatable.")
+    var exclude: [String] = []
+
+    @Flag(help: "Skip inputs the job log shows as done and unchanged.")
+    var resume = false
+
+    @Flag(help: "Replace results already in the output directory.")
+    var overwrite = false
+
+    @Flag(inversion: .prefixedNo, help: "Show a live progress line on stderr (default: when stderr is a terminal).")
+    var progress: Bool?
+
+    @Option(help: "Also write the summary as JSON to this file.")
+    var summaryJson: String?
+
+    @Flag(name: .shortAndLong, help: "No summary line.")
+    var quiet = false
+
+    func validate() throws {
+        if RunMode(rawValue: mode) == nil { throw ValidationError("unknown --mode \(mode); use join, filter, anti or count") }
+        if StartMethod(rawValue: start) == nil { throw ValidationError("unknown --start \(start); use spawn or fork") }
+        if let format, format != "csv" && format != "tsv" { throw ValidationError("--format must be csv or tsv") }
+        if keyColumn < 1 { throw ValidationError("--key-column must be 1 or more") }
+        if workers < 1 { throw ValidationError("--workers must be 1 or more") }
+        if retries < 0 { throw ValidationError("--retries must be 0 or more") }
+        if let delimiter, parseDelimiter(delimiter) == nil {
+            throw ValidationError("--delimiter must be a single character other than a quote or newline, or 'tab'")
+        }
+        guard let size = parseSize(maxLine), size >= 1 else { throw ValidationError("--max-line must be a size like 1M") }
+        _ = size
+        if resume && overwrite { throw ValidationError("--resume and --overwrite contradict each other; pick one") }
+    }
+
+    func run() throws {
+        var failed = false
+        try reportingErrors {
+            let options = RunOptions(
+                table: table, inputs: inputs, output: output, mode: RunMode(rawValue: mode) ?? .join,
+                keyColumn: keyColumn, delimiter: delimiter.flatMap(parseDelimiter), format: format, header: header,
+                maxLineLength: parseSize(maxLine) ?? 16 << 20, workers: workers,
+                start: StartMethod(rawValue: start) ?? .spawn, retries: retries, include: include, exclude: exclude,
+                resume: resume, overwrite: overwrite)
+            let runner = BatchRunner(options: options)
+            runner.showProgress = progress
+            let summary: RunSummary
+            do {
+                summary = try runner.run()
+            } catch let interrupted as BatchInterrupted {
+                printError(interrupted.description)
+                throw ExitCode(128 + interrupted.signal)
+            }
+            if !quiet { printError(summary.line) }
+            if let summaryJson {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                let data = try encoder.encode(summary)
+                if !FileManager.default.createFile(atPath: summaryJson, contents: data) {
+                    throw LookupError(.io, path: summaryJson, "cannot write the summary")
+                }
+            }
+            failed = !summary.errors.isEmpty
+        }
+        if failed { throw Status.notFound }
+    }
+}
