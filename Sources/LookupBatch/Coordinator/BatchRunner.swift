@@ -111,6 +111,8 @@ public final class BatchRunner {
         var lastProgress = Date.distantPast
         var consecutiveEarlyDeaths = 0
 
+        // Test hook: stop the run (SIGTERM to itself) once this many files are finished.
+        let stopAfter = ProcessInfo.processInfo.environment[BatchWorker.stopVariable].flatMap { Int($0) }
         let interrupt = InterruptPipe()
         defer { interrupt.restore() }
         let executable = currentExecutable()
@@ -179,6 +181,7 @@ public final class BatchRunner {
                                            finished: ISO8601DateFormatter().string(from: Date())))
             }
             states[index] = state
+            if let stopAfter, summary.files >= stopAfter { kill(getpid(), SIGTERM) }
         }
 
         /// Concatenates a file's parts in order into one temp file; returns its path.

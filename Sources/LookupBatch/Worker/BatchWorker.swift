@@ -16,6 +16,8 @@ public enum BatchWorker {
     static let configVariable = "LOOKUP_BATCH_WORKER"
     /// Test hook: a worker kills itself with SIGKILL when it starts this task id on its first attempt.
     static let faultVariable = "LOOKUP_FAULT_KILL_TASK"
+    /// Test hook: the coordinator sends itself SIGTERM once this many files are finished.
+    static let stopVariable = "LOOKUP_FAULT_STOP_AFTER_FILES"
 
     /// Whether this process was started as a batch worker.
     public static var isWorkerProcess: Bool { getenv(configVariable) != nil }
