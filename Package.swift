@@ -38,9 +38,11 @@ let package = Package(
             ]),
         // A small app that uses the API; built and run by the end-to-end tests.
         .executableTarget(name: "table-example", dependencies: ["SharedLookup"], path: "Examples/TableExample"),
+        // A batch run with custom per-line logic in the workers; run by the end-to-end tests.
+        .executableTarget(name: "batch-example", dependencies: ["LookupBatch", "SharedLookup"], path: "Examples/BatchExample"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "SharedLookupTests", dependencies: ["SharedLookup", "LMDB"]),
-        .testTarget(name: "LookupCLITests", dependencies: ["SharedLookup", "lookup", "table-example"]),
+        .testTarget(name: "LookupCLITests", dependencies: ["SharedLookup", "lookup", "table-example", "batch-example"]),
     ],
     swiftLanguageModes: [.v6]
 )
