@@ -1,5 +1,4 @@
-// Bad input: each case must fail with a non-zero exit and exactly one stderr line naming the
-// file (and line), never a crash; --skip-bad-lines counts, reports and skips bad records.
+// Bad input: a non-zero exit and one stderr line naming the file (and line), never a crash; --skip-bad-lines.
 import Foundation
 import Testing
 
@@ -189,6 +188,24 @@ struct CLIBadInputTests {
         expectCleanError(try lookup(["build", dir.file("in.csv"), "-o", target]), status: 2, mentions: [target], "missing output directory")
         expectCleanError(try lookup(["build", dir.file("in.csv"), "-o", dir.path]), status: 2, mentions: [dir.path], "output is a directory")
         #expect(dir.names() == ["in.csv"])
+    }
+
+    @Test("an output path that is also an input: refused, the input left intact")
+    func outputIsAnInput() throws {
+        let dir = try TempDir("sameio")
+        var rng = SeededRNG()
+        let input = dir.file("data.csv")
+        let text = generateCSV(count: 200, rng: &rng).text
+        try writeFile(input, text)
+        let result = try lookup(["build", input, "-o", input])
+        expectCleanError(result, mentions: [input], "build data.csv -o data.csv")
+        #expect(try readFile(input) == text, "the input was overwritten by the table")
+        // The same file through another spelling of its path (the input written afresh).
+        try writeFile(input, text)
+        let other = dir.path + "/./data.csv"
+        let again = try lookup(["build", other, "-o", input])
+        expectCleanError(again, mentions: [input], "build ./data.csv -o data.csv")
+        #expect(try readFile(input) == text, "the input was overwritten by the table")
     }
 
     @Test("--skip-bad-lines: bad records counted and reported, good ones land, exit 0")

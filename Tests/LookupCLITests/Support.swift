@@ -1,5 +1,4 @@
-// Support for the CLI tests: finding and running the `lookup` binary and other tools as real
-// processes, temp directories, seeded data generation, and parsing of mdb_dump text.
+// Test support: running lookup and other tools as processes, temp dirs, seeded data generation, mdb_dump text.
 import Foundation
 import Testing
 
@@ -89,35 +88,62 @@ func splitLines(_ bytes: [UInt8]) -> [[UInt8]] {
     return lines
 }
 
-private let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN); return () }()
+/// Starts `process` with no signals blocked. The test runner calls this from threads that
+/// block most signals, and a spawned child inherits its parent thread's mask: without this,
+/// SIGTERM sent to a child would stay pending instead of reaching its handler.
+func start(_ process: Process) throws {
+    var none = sigset_t(), saved = sigset_t()
+    sigemptyset(&none)
+    pthread_sigmask(SIG_SETMASK, &none, &saved)
+    defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+    try process.run()
+}
+
+/// Runs `body` with SIGPIPE blocked in this thread, discarding one raised meanwhile, so a
+/// write to a pipe whose reader died fails with EPIPE instead of killing the test runner.
+func withoutSIGPIPE<R>(_ body: () throws -> R) rethrows -> R {
+    var pipeSet = sigset_t(), saved = sigset_t()
+    sigemptyset(&pipeSet)
+    sigaddset(&pipeSet, SIGPIPE)
+    pthread_sigmask(SIG_BLOCK, &pipeSet, &saved)
+    defer {
+        var pending = sigset_t()
+        sigpending(&pending)
+        if sigismember(&pending, SIGPIPE) == 1 {
+            var zero = timespec()
+            _ = sigtimedwait(&pipeSet, nil, &zero)
+        }
+        pthread_sigmask(SIG_SETMASK, &saved, nil)
+    }
+    return try body()
+}
+
+/// The system temp directory, without a trailing slash.
+let temporaryDirectory: String = {
+    var path = NSTemporaryDirectory()
+    while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+    return path
+}()
 
 /// A scratch file for process I/O (under the system temp directory).
 private func scratchPath(_ tag: String) -> String {
-    NSTemporaryDirectory() + "/lookup-cli-io-\(getpid())-\(UUID().uuidString)-\(tag)"
+    temporaryDirectory + "/lookup-cli-io-\(getpid())-\(UUID().uuidString)-\(tag)"
 }
 
 /// Runs `executable` with `arguments` to completion. Standard input is `stdin` (empty when
-/// nil) or the file `stdinFile`; standard output and error are captured through files, so
-/// no pipe can fill up and block either side.
+/// nil); standard output and error are captured through files, so no pipe can fill up and
+/// block either side.
 @discardableResult
-func run(_ executable: String, _ arguments: [String], stdin: [UInt8]? = nil, stdinFile: String? = nil,
-         cwd: String? = nil) throws -> RunResult {
-    _ = ignoreSIGPIPE
+func run(_ executable: String, _ arguments: [String], stdin: [UInt8]? = nil) throws -> RunResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
-    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
 
     var cleanup: [String] = []
     defer { for path in cleanup { unlink(path) } }
-    let inPath: String
-    if let stdinFile {
-        inPath = stdinFile
-    } else {
-        inPath = scratchPath("in")
-        cleanup.append(inPath)
-        try writeFile(inPath, stdin ?? [])
-    }
+    let inPath = scratchPath("in")
+    cleanup.append(inPath)
+    try writeFile(inPath, stdin ?? [])
     let outPath = scratchPath("out"), errPath = scratchPath("err")
     cleanup += [outPath, errPath]
     try writeFile(outPath, [])
@@ -130,7 +156,7 @@ func run(_ executable: String, _ arguments: [String], stdin: [UInt8]? = nil, std
     process.standardInput = inHandle
     process.standardOutput = outHandle
     process.standardError = errHandle
-    try process.run()
+    try start(process)
     process.waitUntilExit()
     try? inHandle.close()
     try? outHandle.close()
@@ -141,11 +167,11 @@ func run(_ executable: String, _ arguments: [String], stdin: [UInt8]? = nil, std
 
 /// Runs the `lookup` binary.
 @discardableResult
-func lookup(_ arguments: [String], stdin: [UInt8]? = nil, stdinFile: String? = nil, cwd: String? = nil) throws -> RunResult {
+func lookup(_ arguments: [String], stdin: [UInt8]? = nil) throws -> RunResult {
     guard access(Paths.lookup, X_OK) == 0 else {
         throw TestFailure("no lookup binary at \(Paths.lookup): run `swift build --product lookup` or set LOOKUP_BIN")
     }
-    return try run(Paths.lookup, arguments, stdin: stdin, stdinFile: stdinFile, cwd: cwd)
+    return try run(Paths.lookup, arguments, stdin: stdin)
 }
 
 /// Runs `python3 -c script args...`.
@@ -169,7 +195,6 @@ final class LiveProcess {
 
     /// Starts `executable`; with `pipeStdout` the test reads its output with `readLine()`.
     init(_ executable: String, _ arguments: [String], pipeStdout: Bool = false) throws {
-        _ = ignoreSIGPIPE
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.standardInput = input
@@ -188,7 +213,7 @@ final class LiveProcess {
             outHandle = handle
             process.standardOutput = handle
         }
-        try process.run()
+        try start(process)
     }
 
     deinit {
@@ -202,13 +227,19 @@ final class LiveProcess {
     /// Writes `bytes` to the process's standard input; returns once the pipe took them all
     /// (that is, once the process has read all but at most a pipe buffer of them).
     func write(_ bytes: ArraySlice<UInt8>) throws {
-        try input.fileHandleForWriting.write(contentsOf: Data(bytes))
+        try withoutSIGPIPE { try input.fileHandleForWriting.write(contentsOf: Data(bytes)) }
     }
 
     func write(_ text: String) throws { try write(ArraySlice(Array(text.utf8))) }
 
+    private var inputClosed = false
+
     /// Closes standard input (the process sees end of input).
-    func closeInput() { try? input.fileHandleForWriting.close() }
+    func closeInput() {
+        if inputClosed { return }
+        inputClosed = true
+        try? input.fileHandleForWriting.close()
+    }
 
     /// Reads one line of standard output (without its newline); `nil` at end of output.
     func readLine() -> String? {
@@ -327,7 +358,7 @@ final class TempDir {
     let path: String
 
     init(_ tag: String = "t") throws {
-        let base = NSTemporaryDirectory() + "/lookup-cli-\(tag)-\(getpid())-\(UUID().uuidString.prefix(8))"
+        let base = temporaryDirectory + "/lookup-cli-\(tag)-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         path = base
     }
@@ -653,4 +684,15 @@ func mentionedLines(_ text: String, path: String) -> Set<Int> {
         rest = rest[range.upperBound...]
     }
     return lines
+}
+
+/// Expects two lists of lines to be equal; on a difference reports the counts and the first
+/// differing line rather than both lists.
+func expectSameLines<T: Equatable>(_ got: [T], _ want: [T], _ what: String, render: (T) -> String = { "\($0)" },
+                                   sourceLocation: SourceLocation = #_sourceLocation) {
+    if got == want { return }
+    let index = (0..<min(got.count, want.count)).first { got[$0] != want[$0] } ?? min(got.count, want.count)
+    let g = index < got.count ? render(got[index]) : "(none)", w = index < want.count ? render(want[index]) : "(none)"
+    Issue.record("\(what): \(got.count) lines, expected \(want.count); first difference at line \(index + 1): got \(g), expected \(w)",
+                 sourceLocation: sourceLocation)
 }

@@ -148,6 +148,12 @@ public final class TableBuilder {
         }
         let source = sources.count
         if source >= 1 << 23 { throw LookupError(.usage, path: path, "too many inputs") }
+        // Building over one's own input would lose the input.
+        var inputStat = stat(), tableStat = stat()
+        if path != "-", stat(path, &inputStat) == 0, stat(destination, &tableStat) == 0,
+           inputStat.st_dev == tableStat.st_dev, inputStat.st_ino == tableStat.st_ino {
+            throw LookupError(.usage, path: path, "is the same file as the table being written (\(destination)); write the table elsewhere")
+        }
         let input = try InputReader(path: path, maxLineLength: options.maxLineLength)
         sources.append(path)
         if !formats.contains(format.rawValue) { formats.append(format.rawValue) }
@@ -315,8 +321,19 @@ public final class TableBuilder {
             fstat(fd, &st)
             return (Int(st.st_size), runs, metadata)
         } catch let error as LMDBError {
+            // LMDB reports a short write (a full disk) as EIO: say what really happened.
+            if error.code == EIO && diskIsFull() {
+                throw LookupError(.diskFull, path: destination, "disk full while writing the table (no space left in \(directory)); the old table is unchanged")
+            }
             throw LookupError(error, path: destination)
         }
+    }
+
+    /// Whether the destination's filesystem has (almost) no space left.
+    private func diskIsFull() -> Bool {
+        var fs = statvfs()
+        guard statvfs(directory, &fs) == 0 else { return false }
+        return UInt64(fs.f_bavail) * UInt64(fs.f_frsize) < 16 << 20
     }
 
     /// The map starts at this size and grows in steps of at least this much.
