@@ -105,29 +105,40 @@ func sortByKey<E: PrefixKeyed>(_ items: UnsafeMutableBufferPointer<E>, key: (E) 
     }
 }
 
-/// A permutation that visits a list of keys in key order (ties in list order).
+/// A list of keys put in key order (ties in list order). Each sorted item carries its key's
+/// address and length, so visiting keys in order does not go back to the original list.
 struct SortKeys {
-    private struct Item: PrefixKeyed { var prefix: UInt64; var index: Int }
-    private var items: [Item]
-    private let keys: [UnsafeRawBufferPointer]
+    struct Item: PrefixKeyed {
+        var prefix: UInt64
+        var key: UnsafeRawPointer?
+        var count: UInt32
+        var index: UInt32
+        var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: key, count: Int(count)) }
+    }
+    private(set) var items: [Item]
 
-    init(_ keys: [UnsafeRawBufferPointer]) {
-        self.keys = keys
+    /// Takes the keys for which `include(index, key)` is true (all by default); `include` is
+    /// called once per key, in list order.
+    init(_ keys: [UnsafeRawBufferPointer], include: (Int, UnsafeRawBufferPointer) throws -> Bool = { _, _ in true }) rethrows {
         var shared = keys.first?.count ?? 0
         if let first = keys.first {
             for k in keys where shared > 0 { shared = sharedPrefixLength(first, k, limit: shared) }
         }
-        items = keys.indices.map { Item(prefix: keyPrefix(keys[$0], from: shared), index: $0) }
+        items = []
+        items.reserveCapacity(keys.count)
+        for (i, key) in keys.enumerated() where try include(i, key) {
+            items.append(Item(prefix: keyPrefix(key, from: shared), key: key.baseAddress,
+                              count: UInt32(truncatingIfNeeded: key.count), index: UInt32(truncatingIfNeeded: i)))
+        }
     }
 
     mutating func sort() {
-        let keys = self.keys
-        items.withUnsafeMutableBufferPointer { sortByKey($0) { keys[$0.index] } }
+        items.withUnsafeMutableBufferPointer { sortByKey($0) { $0.bytes } }
     }
 
     var count: Int { items.count }
 
     /// The position in the original list of the `i`-th key in key order.
     @inline(__always)
-    func index(at i: Int) -> Int { items[i].index }
+    func index(at i: Int) -> Int { Int(items[i].index) }
 }

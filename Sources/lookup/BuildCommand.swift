@@ -54,6 +54,9 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "For mdb-dump input holding several databases: the one to load.")
     var database: String?
 
+    @Flag(inversion: .prefixedNo, help: "Store a Bloom filter of the keys, so missing keys are answered without a tree descent.")
+    var filter = true
+
     @Flag(help: "Count and skip malformed records instead of stopping at the first.")
     var skipBadLines = false
 
@@ -89,6 +92,7 @@ struct BuildCommand: ParsableCommand {
             options.memoryBudget = parseSize(memory) ?? 1 << 30
             options.skipBadRecords = skipBadLines
             options.temporaryDirectory = tempDir
+            options.keyFilter = filter
             if options.format == nil, let unknown = inputs.first(where: { RecordFormat.infer(fromPath: $0) == nil }) {
                 throw LookupError(.usage, path: unknown == "-" ? "<stdin>" : unknown,
                                   "cannot tell the input format from the file name; give --format csv|tsv|jsonl|mdb-dump|cdb")

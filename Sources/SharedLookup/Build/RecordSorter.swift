@@ -205,6 +205,16 @@ final class RecordSorter {
         arenaUsed = 0
     }
 
+    /// Frees the in-memory records once iteration is over.
+    func releaseMemory() {
+        arena?.deallocate()
+        arena = nil
+        arenaCapacity = 0
+        arenaUsed = 0
+        entries = []
+        merger = nil
+    }
+
     /// Prepares iteration: sorts in memory, or spills the rest and opens the merge.
     func finish() throws(LookupError) {
         if !runPaths.isEmpty {

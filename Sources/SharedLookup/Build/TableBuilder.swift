@@ -37,6 +37,8 @@ public struct BuildOptions: Sendable {
     public var temporaryDirectory: String?
     /// The longest input line accepted.
     public var maxLineLength: Int
+    /// Store a Bloom filter of the keys in the table, so lookups of missing keys are cheap.
+    public var keyFilter: Bool = true
 
     /// Creates options with sensible defaults (1 GiB sort memory, strict errors).
     public init(format: RecordFormat? = nil, record: RecordOptions = RecordOptions(), duplicates: DuplicatePolicy = .error,
@@ -240,10 +242,16 @@ public final class TableBuilder {
         var hash = ContentHash()
         var written = 0
         var dropped = 0
+        // The key filter is sized for every record read (duplicates only make it sparser).
+        let filterSize = options.keyFilter ? KeyFilter.storedSize(forKeys: sorter.count) : 0
+        let filter = UnsafeMutableRawBufferPointer.allocate(byteCount: filterSize, alignment: 64)
+        defer { filter.deallocate() }
+        if options.keyFilter { KeyFilter.initialize(filter, keys: sorter.count) }
         do {
-            let (data, meta) = try env.write { txn in
+            let (data, meta, filterDB) = try env.write { txn in
                 (try txn.openDatabase(TableLayout.dataDatabase, flags: .create),
-                 try txn.openDatabase(TableLayout.metaDatabase, flags: .create))
+                 try txn.openDatabase(TableLayout.metaDatabase, flags: .create),
+                 options.keyFilter ? try txn.openDatabase(TableLayout.filterDatabase, flags: .create) : nil)
             }
             // Pending record: held back until the next key shows it is not a duplicate.
             var pendingKey: [UInt8] = []
@@ -263,6 +271,7 @@ public final class TableBuilder {
                                 try pendingValue.withUnsafeBytes { v in
                                     try cursor.put(k, v, flags: .append)
                                     hash.add(key: k, value: v)
+                                    if filterSize > 0 { KeyFilter.add(k, to: filter) }
                                 }
                             }
                             written += 1
@@ -311,9 +320,11 @@ public final class TableBuilder {
                 duplicates: options.duplicates.rawValue, duplicatesDropped: dropped, badRecordsSkipped: badRecords,
                 contentHash: hash.hex)
             let encoded = try metadata.encoded()
-            try growMapIfNeeded(env, headroom: encoded.count * 2 + (1 << 20))
+            sorter.releaseMemory()
+            try growMapIfNeeded(env, headroom: encoded.count * 2 + filterSize * 2 + (1 << 20))
             try env.write { txn in
                 try txn.put(meta, TableLayout.metadataKey, encoded)
+                if let filterDB { try txn.put(filterDB, TableLayout.filterKey, UnsafeRawBufferPointer(filter)) }
             }
             try env.sync(force: true)
             let fd = try env.fileDescriptor()

@@ -38,6 +38,10 @@ enum TableLayout {
     static let metaDatabase = "meta"
     /// The key of the metadata JSON in the meta database.
     static let metadataKey = "metadata"
+    /// The key filter lives in this named database, under `filterKey`.
+    static let filterDatabase = "filter"
+    /// The key of the Bloom filter in the filter database.
+    static let filterKey = "bloom"
 }
 
 /// Statistics of a table: its B+tree, its file, its map and its metadata.
@@ -62,6 +66,8 @@ public struct TableStats: Sendable, Codable, Equatable {
     public var readersInUse: Int?, maxReaders: Int?
     /// The table's metadata; `nil` for a plain LMDB file not built by `lookup`.
     public var metadata: TableMetadata?
+    /// Size in bytes of the key filter (0 when the table has none).
+    public var keyFilterSize: Int = 0
 }
 
 /// A lookup table opened read-only.
@@ -81,6 +87,9 @@ public final class Table: @unchecked Sendable {
     public let metadata: TableMetadata?
     /// Size of the table file when opened.
     public let fileSize: Int
+    /// The table's key filter, read from the map (`nil` for tables without one). Its bits
+    /// stay valid while the table is open: a table file is never written in place.
+    public let keyFilter: KeyFilter?
 
     /// Opens the table at `path` read-only. Fails with a clear `LookupError` for a missing,
     /// foreign or truncated file.
@@ -112,20 +121,26 @@ public final class Table: @unchecked Sendable {
         if options.useLockFile { _ = try? env.clearStaleReaders() }
         self.environment = env
         do {
-            (database, metadata) = try env.read { txn in
+            (database, metadata, keyFilter) = try env.read { txn in
                 let main = try txn.openDatabase()
                 // A table built by `lookup` keeps records in "data" and metadata in "meta";
                 // any other LMDB file is read from its main database.
                 guard try txn.get(main, TableLayout.dataDatabase) != nil,
                       let data = try? txn.openDatabase(TableLayout.dataDatabase) else {
-                    return (main, nil)
+                    return (main, nil, nil)
                 }
                 var metadata: TableMetadata?
                 if let meta = try? txn.openDatabase(TableLayout.metaDatabase),
                    let bytes = try txn.get(meta, TableLayout.metadataKey) {
                     metadata = try? TableMetadata.decode(bytes)
                 }
-                return (data, metadata)
+                var filter: KeyFilter?
+                if try txn.get(main, TableLayout.filterDatabase) != nil,
+                   let db = try? txn.openDatabase(TableLayout.filterDatabase),
+                   let bytes = try txn.get(db, TableLayout.filterKey) {
+                    filter = KeyFilter(stored: bytes)
+                }
+                return (data, metadata, filter)
             }
         } catch let error as LMDBError {
             throw LookupError(error, path: path)
@@ -206,6 +221,6 @@ public final class Table: @unchecked Sendable {
             branchPages: stat.branchPages, leafPages: stat.leafPages, overflowPages: stat.overflowPages,
             pagesInUse: info.lastPageNumber + 1, mapSize: info.mapSize,
             readersInUse: locked ? info.readersInUse : nil, maxReaders: locked ? info.maxReaders : nil,
-            metadata: metadata)
+            metadata: metadata, keyFilterSize: keyFilter?.size ?? 0)
     }
 }

@@ -24,7 +24,7 @@ extension Table {
         var bytes = 0
         var hash = ContentHash()
         var previous: [UInt8] = []
-        var outOfOrder = 0, badKeys = 0
+        var outOfOrder = 0, badKeys = 0, filterMisses = 0
         try read { reader in
             _ = try reader.withCursor { cursor in
                 try cursor.forEach { entry in
@@ -35,6 +35,7 @@ extension Table {
                     previous.removeAll(keepingCapacity: true)
                     previous.append(contentsOf: entry.key)
                     hash.add(key: entry.key, value: entry.value)
+                    if let filter = keyFilter, !filter.mayContain(entry.key) { filterMisses += 1 }
                     return true
                 }
             }
@@ -42,6 +43,7 @@ extension Table {
             if entries != records { problems.append("the B+tree says \(entries) entries but \(records) were walked") }
         }
         if outOfOrder > 0 { problems.append("\(outOfOrder) keys out of order") }
+        if filterMisses > 0 { problems.append("the key filter does not know \(filterMisses) keys of the table") }
         if badKeys > 0 { problems.append("\(badKeys) keys empty or longer than 511 bytes") }
         if let metadata {
             if metadata.records != records {

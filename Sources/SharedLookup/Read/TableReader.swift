@@ -24,6 +24,7 @@ public struct TableReader: ~Copyable {
     public func value(for key: UnsafeRawBufferPointer) throws(LookupError) -> UnsafeRawBufferPointer? {
         // LMDB rejects empty and over-long keys with EINVAL; they cannot be in the table.
         if key.isEmpty || key.count > 511 { return nil }
+        if let filter = table.keyFilter, !filter.mayContain(key) { return nil }
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val()
         let rc = mdb_get(txn, dbi, &k, &v)
@@ -63,7 +64,15 @@ public struct TableReader: ~Copyable {
 
     /// Looks up `keys` in key order with one cursor; see `lookupBatch(_:_:)` for `[K]`.
     public func lookupBatch(_ keys: [UnsafeRawBufferPointer], _ body: (Int, UnsafeRawBufferPointer?) throws -> Void) throws {
-        var order = SortKeys(keys)
+        // Keys the filter rules out are answered at once; the rest are sorted and looked up.
+        let filter = table.keyFilter
+        var order = try SortKeys(keys) { index, key in
+            if let filter, !filter.mayContain(key) {
+                try body(index, nil)
+                return false
+            }
+            return true
+        }
         order.sort()
         var cursor: OpaquePointer?
         let rc = mdb_cursor_open(txn, dbi, &cursor)
@@ -71,9 +80,9 @@ public struct TableReader: ~Copyable {
             throw LookupError(LMDBError(code: rc, operation: "mdb_cursor_open"), path: table.path)
         }
         defer { mdb_cursor_close(cursor) }
-        for i in 0..<order.count {
-            let index = order.index(at: i)
-            let key = keys[index]
+        for item in order.items {
+            let index = Int(item.index)
+            let key = item.bytes
             if key.isEmpty || key.count > 511 { try body(index, nil); continue }
             var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
             var v = MDB_val()
