@@ -12,6 +12,9 @@ tree (CMD and all its descendants, from the ppid field of /proc/*/stat) and read
                 shared library) once: it is the memory the tree really holds, the page
                 cache it maps included.
   peak_rss_mib  sum of Rss over the tree: shared pages counted once per process.
+  peak_pss_anon_mib, peak_pss_file_mib
+                the two parts of PSS, each with its own peak: anonymous memory (heap,
+                stacks) and file pages (the mapped table, binaries, libraries).
 
 Also reported: max_rss_mib (the kernel's high-water mark of the largest single process,
 from wait4's ru_maxrss, which catches peaks shorter than the sampling interval), user
@@ -55,18 +58,17 @@ def process_tree(root):
 
 
 def rollup(pid):
-    """(pss_kib, rss_kib) of one process; zeros when it has exited."""
-    pss = rss = 0
+    """(pss, rss, pss_anon, pss_file) of one process in KiB; zeros when it has exited."""
+    got = {b"Pss:": 0, b"Rss:": 0, b"Pss_Anon:": 0, b"Pss_File:": 0}
     try:
         with open("/proc/%d/smaps_rollup" % pid, "rb") as f:
             for line in f:
-                if line.startswith(b"Pss:"):
-                    pss = int(line.split()[1])
-                elif line.startswith(b"Rss:"):
-                    rss = int(line.split()[1])
+                field = line.split(None, 1)[0] if line.strip() else b""
+                if field in got:
+                    got[field] = int(line.split()[1])
     except (OSError, ValueError):
         pass
-    return pss, rss
+    return got[b"Pss:"], got[b"Rss:"], got[b"Pss_Anon:"], got[b"Pss_File:"]
 
 
 def main():
@@ -100,12 +102,14 @@ def main():
         done.set()
 
     threading.Thread(target=reap, daemon=True).start()
-    peak_pss = peak_rss = peak_procs = samples = 0
+    peak_pss = peak_rss = peak_anon = peak_file = peak_procs = samples = 0
     while not done.is_set():
         tree = process_tree(proc.pid)
         sums = [rollup(p) for p in tree]
         peak_pss = max(peak_pss, sum(s[0] for s in sums))
         peak_rss = max(peak_rss, sum(s[1] for s in sums))
+        peak_anon = max(peak_anon, sum(s[2] for s in sums))
+        peak_file = max(peak_file, sum(s[3] for s in sums))
         peak_procs = max(peak_procs, len(tree))
         samples += 1
         done.wait(a.interval)
@@ -121,6 +125,8 @@ def main():
         "wall_s": round(wall, 4),
         "peak_pss_mib": round(peak_pss / 1024, 1),
         "peak_rss_mib": round(peak_rss / 1024, 1),
+        "peak_pss_anon_mib": round(peak_anon / 1024, 1),
+        "peak_pss_file_mib": round(peak_file / 1024, 1),
         "max_rss_mib": round(usage.ru_maxrss / 1024, 1),
         "user_s": round(usage.ru_utime, 3),
         "sys_s": round(usage.ru_stime, 3),

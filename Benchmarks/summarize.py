@@ -72,6 +72,8 @@ def main():
             "wall_s": {"median": statistics.median(walls), "min": min(walls), "max": max(walls), "all": walls},
             "peak_pss_mib": {"median": statistics.median(psss), "max": max(psss), "all": psss},
             "peak_rss_mib": {"median": statistics.median(r["peak_rss_mib"] for r in rs)},
+            "peak_pss_anon_mib": {"median": statistics.median(r.get("peak_pss_anon_mib", 0) for r in rs)},
+            "peak_pss_file_mib": {"median": statistics.median(r.get("peak_pss_file_mib", 0) for r in rs)},
             "cpu_s": {"median": statistics.median(r["user_s"] + r["sys_s"] for r in rs)},
         })
     medians = {r["label"]: r for r in rows}
@@ -87,7 +89,7 @@ def main():
         "cpu_model": cpu_model(),
         "mem_total_gib": mem_total_gib(),
         "kernel": platform.release(),
-        "load_average_before": a.load_before,
+        "load_average_before": a.load_before.split() or None,
         "load_average_after": open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else None,
         "os": platform.freedesktop_os_release().get("PRETTY_NAME", "") if hasattr(platform, "freedesktop_os_release") else "",
     }
@@ -135,6 +137,11 @@ def main():
         "Checked: " + "; ".join(a.verified) + ".",
         "",
         "Versions: %s." % ", ".join("%s %s" % (k, v) for k, v in versions.items() if v),
+        "",
+        "Peak PSS split into anonymous memory (heap, stacks) and file pages (mapped table, "
+        "input, binaries), each part's own peak, medians: " + "; ".join(
+            "%s %.0f anon + %.0f file" % (r["label"], r["peak_pss_anon_mib"]["median"], r["peak_pss_file_mib"]["median"])
+            for r in rows) + ".",
         "",
         "Every run (wall s / peak PSS MiB):",
         "",
