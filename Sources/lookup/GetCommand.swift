@@ -35,7 +35,7 @@ struct GetCommand: ParsableCommand {
     var withKeys = false
 
     /// Keys looked up per batch when reading standard input.
-    static let batchSize = 1 << 20
+    static let batchSize = 1 << 18
 
     func run() throws {
         var missingCount = 0

@@ -66,9 +66,12 @@ struct CLIInteropTests {
         let stat = try run(try Paths.tool("mdb_stat"), ["-n", "-s", "data", table])
         expectSuccess(stat, "mdb_stat -n -s data")
         #expect(mdbStatEntries(stat.out) == csv.expected.count, "mdb_stat: \(stat.out)")
-        // The main database holds just the two named databases.
+        // The main database holds just the named databases: data, meta and filter.
         let main = try run(try Paths.tool("mdb_stat"), ["-n", table])
-        #expect(mdbStatEntries(main.out) == 2, "mdb_stat main: \(main.out)")
+        #expect(mdbStatEntries(main.out) == 3, "mdb_stat main: \(main.out)")
+        let names = try run(try Paths.tool("mdb_dump"), ["-n", "-p", table])
+        #expect(names.out.contains(" data\n") && names.out.contains(" meta\n") && names.out.contains(" filter\n"),
+                "mdb_dump of the main database: \(names.out)")
     }
 
     @Test("mdb_dump of a py-lmdb table (plain and -p) builds a table with identical data", arguments: [false, true])
