@@ -20,7 +20,7 @@ final class TaskProcessor<Job: LineJob> {
     /// At most this many bad lines per task are described; all are counted.
     static var badLineSamples: Int { 10 }
     /// Input is read in blocks of this size (a block's keys are looked up together).
-    static var blockSize: Int { 8 << 20 }
+    static var blockSize: Int { 4 << 20 }
 
     // Markers in `keyOfLine` for lines without a key (other negatives: -2 - column count).
     private static var brokenQuoting: Int { Int.min }
