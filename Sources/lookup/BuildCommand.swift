@@ -8,16 +8,16 @@ struct BuildCommand: ParsableCommand {
         commandName: "build",
         abstract: "Build a table file from records.",
         discussion: """
-        Reads every INPUT (a file, `-` for standard input; `.gz` files are decompressed), takes
-        each record's key from the key column, and writes a single LMDB file at TABLE. By
+        Reads every INPUT (a file, `-` for standard input; `.gz` files are decompressed), takes \
+        each record's key from the key column, and writes a single LMDB file at TABLE. By \
         default the value is the rest of the record, as text in the input's own format.
 
-        The table is written to a temp file beside TABLE and renamed over it only when it is
-        complete and synced: an interrupted build leaves TABLE as it was, and programs that
+        The table is written to a temp file beside TABLE and renamed over it only when it is \
+        complete and synced: an interrupted build leaves TABLE as it was, and programs that \
         have the old table open keep reading it.
 
-        Formats: csv (RFC 4180 quoting), tsv, jsonl (key from --key-field), mdb-dump (the
-        output of mdb_dump, plain or -p), cdb (cdbmake: +klen,dlen:key->data). Without
+        Formats: csv (RFC 4180 quoting), tsv, jsonl (key from --key-field), mdb-dump (the \
+        output of mdb_dump, plain or -p), cdb (cdbmake: +klen,dlen:key->data). Without \
         --format the format comes from each file's extension (.csv .tsv .jsonl .dump .cdb).
         """)
 

@@ -14,8 +14,8 @@ struct DumpCommand: ParsableCommand {
         commandName: "dump",
         abstract: "Write every record of a table in key order.",
         discussion: """
-        mdb-dump writes the text format of LMDB's mdb_dump (add --print for its readable -p
-        variant): `mdb_load -n -f FILE NEW.lmdb` and `lookup build --format mdb-dump` both read
+        mdb-dump writes the text format of LMDB's mdb_dump (add --print for its readable -p \
+        variant): `mdb_load -n -f FILE NEW.lmdb` and `lookup build --format mdb-dump` both read \
         it back. csv and tsv write KEY,VALUE lines; a table built from CSV gets its rows back.
         """)
 

@@ -14,11 +14,11 @@ struct GetCommand: ParsableCommand {
         commandName: "get",
         abstract: "Print the values of keys.",
         discussion: """
-        Prints each found key's value on its own line, in the order the keys were given. With
+        Prints each found key's value on its own line, in the order the keys were given. With \
         no KEY, reads keys from standard input, one per line (CRLF accepted).
 
-        A missing key prints nothing unless --missing gives a text to print in its place (use
-        it to keep output lines aligned with input lines). Exit status: 0 when every key was
+        A missing key prints nothing unless --missing gives a text to print in its place (use \
+        it to keep output lines aligned with input lines). Exit status: 0 when every key was \
         found, 1 when any was missing, 2 on error.
         """)
 

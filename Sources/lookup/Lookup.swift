@@ -10,10 +10,10 @@ struct Lookup: ParsableCommand {
         commandName: "lookup",
         abstract: "Build a big key -> value table once, then look keys up in it from many processes.",
         discussion: """
-        A table is one LMDB file (a memory-mapped B+tree). Every process that opens it maps the
+        A table is one LMDB file (a memory-mapped B+tree). Every process that opens it maps the \
         same file, so the operating system's page cache holds one copy however many workers run.
 
-        Exit status: 0 success; 1 a key was not found (get) or the table failed its check;
+        Exit status: 0 success; 1 a key was not found (get) or the table failed its check; \
         2 an error (the message names the file and line).
 
         Examples:

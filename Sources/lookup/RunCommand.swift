@@ -10,24 +10,24 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Look up every line of many input files, with worker processes.",
         discussion: """
-        Every line's key (column -k of a CSV or TSV line) is looked up in TABLE by worker
-        processes that all map the same table file, so memory holds one copy of the table
-        however many workers run. Directories are read recursively (hidden files skipped);
+        Every line's key (column -k of a CSV or TSV line) is looked up in TABLE by worker \
+        processes that all map the same table file, so memory holds one copy of the table \
+        however many workers run. Directories are read recursively (hidden files skipped); \
         .gz files are decompressed. Large files are split into ranges so every worker stays busy.
 
-        Modes: join writes each line whose key is in the table with the table's value appended
-        (after the delimiter); filter writes the lines whose key is in the table; anti those
+        Modes: join writes each line whose key is in the table with the table's value appended \
+        (after the delimiter); filter writes the lines whose key is in the table; anti those \
         whose key is not; count writes nothing and counts.
 
-        Output: -o DIR writes one file per input file, at the input's path relative to the
-        directory given (a .gz suffix dropped), each byte-identical to a sequential run, lines in
-        input order and line ends as "\\n". A file appears under its name only when complete.
-        -o - writes everything to standard output, file after file. DIR/.lookup-joblog.jsonl
+        Output: -o DIR writes one file per input file, at the input's path relative to the \
+        directory given (a .gz suffix dropped), each byte-identical to a sequential run, lines in \
+        input order and line ends as "\\n". A file appears under its name only when complete. \
+        -o - writes everything to standard output, file after file. DIR/.lookup-joblog.jsonl \
         lists finished files; --resume skips those that are done and unchanged.
 
-        A line without the key column (or with broken quoting, or longer than --max-line) is
-        reported with its file and line number, counted, and skipped. A worker that dies has its
-        task run again (--retries); a file that still fails is reported and the run goes on.
+        A line without the key column (or with broken quoting, or longer than --max-line) is \
+        reported with its file and line number, counted, and skipped. A worker that dies has its \
+        task run again (--retries); a file that still fails is reported and the run goes on. \
         Exit status: 0 all files done; 1 some files failed; 2 the run could not start.
         """)
 
