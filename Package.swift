@@ -43,6 +43,7 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "SharedLookupTests", dependencies: ["SharedLookup", "LMDB"]),
         .testTarget(name: "LookupCLITests", dependencies: ["SharedLookup", "lookup", "table-example", "batch-example"]),
+        .testTarget(name: "LookupBatchTests", dependencies: ["LookupBatch", "SharedLookup", "lookup"]),
     ],
     swiftLanguageModes: [.v6]
 )

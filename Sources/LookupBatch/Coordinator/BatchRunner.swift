@@ -115,6 +115,9 @@ public final class BatchRunner {
         let stopAfter = ProcessInfo.processInfo.environment[BatchWorker.stopVariable].flatMap { Int($0) }
         let interrupt = InterruptPipe()
         defer { interrupt.restore() }
+        // A worker that died leaves a closed pipe: writing to it must fail, not kill us.
+        let previousSIGPIPE = signal(SIGPIPE, SIG_IGN)
+        defer { signal(SIGPIPE, previousSIGPIPE) }
         let executable = currentExecutable()
 
         func partPath(_ t: PlannedTask) -> String { "\(workDir)/\(t.file).\(t.part)" }
@@ -146,7 +149,7 @@ public final class BatchRunner {
             let file = files[index]
             if let failure = state.failure {
                 summary.filesFailed += 1
-                summary.errors.append("\(file.path): \(failure)")
+                summary.errors.append(naming(file.path, failure))
                 for p in 0..<state.parts { unlink("\(workDir)/\(index).\(p)") }
                 states[index] = state
                 return
@@ -231,7 +234,7 @@ public final class BatchRunner {
             guard var state = states[task.file] else { return }
             if state.failure == nil {
                 state.failure = message
-                report("\(files[task.file].path): \(message)")
+                report(naming(files[task.file].path, message))
             }
             state.partCounts[task.part] = TaskCounts()
             states[task.file] = state
@@ -360,15 +363,8 @@ public final class BatchRunner {
     // MARK: - Output directory
 
     private func prepareOutputDirectory(_ dir: String, files: [InputFile]) throws {
-        var st = stat()
-        if stat(dir, &st) == 0 {
-            if (st.st_mode & S_IFMT) != S_IFDIR { throw LookupError(.usage, path: dir, "output exists and is not a directory") }
-        } else if mkdir(dir, 0o755) != 0 && errno != EEXIST {
-            try makeParents(of: dir + "/x")
-        }
-        if access(dir, W_OK) != 0 { throw LookupError.system("output directory is not writable", path: dir) }
-        // OUT inside an INPUT directory would read its own output.
-        let realOut = realPath(dir)
+        // OUT inside an INPUT directory would read its own output: refuse before creating it.
+        let realOut = resolvedPath(dir)
         for input in options.inputs {
             var ist = stat()
             guard stat(input, &ist) == 0, (ist.st_mode & S_IFMT) == S_IFDIR else { continue }
@@ -377,6 +373,13 @@ public final class BatchRunner {
                 throw LookupError(.usage, path: dir, "the output directory is inside the input directory \(input); choose another")
             }
         }
+        var st = stat()
+        if stat(dir, &st) == 0 {
+            if (st.st_mode & S_IFMT) != S_IFDIR { throw LookupError(.usage, path: dir, "output exists and is not a directory") }
+        } else if mkdir(dir, 0o755) != 0 && errno != EEXIST {
+            try makeParents(of: dir + "/x")
+        }
+        if access(dir, W_OK) != 0 { throw LookupError.system("output directory is not writable", path: dir) }
         // Two inputs must not write the same output file.
         var seen: [String: String] = [:]
         for f in files {
@@ -450,6 +453,11 @@ final class InterruptPipe {
     }
 }
 
+/// `message` prefixed with `path`, unless it already names it first.
+func naming(_ path: String, _ message: String) -> String {
+    message.hasPrefix(path + ":") ? message : "\(path): \(message)"
+}
+
 /// Appends the whole file at `path` to `fd`.
 func appendFile(_ path: String, to fd: Int32, name: String) throws {
     let input = open(path, O_RDONLY | O_CLOEXEC)
@@ -485,6 +493,21 @@ func realPath(_ path: String) -> String {
     guard let resolved = realpath(path, nil) else { return path }
     defer { free(resolved) }
     return String(cString: resolved)
+}
+
+/// The absolute, symlink-free form of `path`, which need not exist yet: its longest existing
+/// ancestor resolved with `realpath`, then the rest appended.
+func resolvedPath(_ path: String) -> String {
+    var head = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    var tail: [String] = []
+    while !head.isEmpty && head != "/" && !FileManager.default.fileExists(atPath: head) {
+        let url = URL(fileURLWithPath: head)
+        tail.insert(url.lastPathComponent, at: 0)
+        head = url.deletingLastPathComponent().path
+    }
+    let base = realPath(head.isEmpty ? "/" : head)
+    let joined = ([base == "/" ? "" : base] + tail).joined(separator: "/")
+    return URL(fileURLWithPath: joined).standardizedFileURL.path
 }
 
 /// Removes a directory and the files in it.

@@ -63,9 +63,11 @@ final class TaskProcessor<Job: LineJob> {
         var out = OutputBuffer(fd: fd, name: task.output, capacity: 1 << 20)
 
         var counts = TaskCounts()
+        // Bad lines are tallied apart from `counts`, which the block loop holds inout.
         var bad: [BadLine] = []
+        var badCount = 0
         func noteBad(_ line: Int, _ message: String) {
-            counts.badLines += 1
+            badCount += 1
             if bad.count < Self.badLineSamples { bad.append(BadLine(line: line, message: message)) }
         }
 
@@ -126,6 +128,7 @@ final class TaskProcessor<Job: LineJob> {
             }
             if stop { break reading }
         }
+        counts.badLines = badCount
         try out.flush()
         if fd >= 0 && fsync(fd) != 0 { throw LookupError.system("cannot sync output", path: task.output) }
         return (counts, bad)

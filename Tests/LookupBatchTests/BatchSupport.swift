@@ -1,0 +1,462 @@
+// Test support for `lookup run`: running the binary (posix_spawn, own env tag), /proc probes, files, summaries, job logs.
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// MARK: - Paths and scratch space
+
+enum BatchPaths {
+    /// The package root (<repo>/Tests/LookupBatchTests/BatchSupport.swift).
+    static let repo: String = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// The `lookup` binary under test: $LOOKUP_BIN, else <repo>/.build/debug/lookup.
+    static let lookup: String = {
+        if let path = ProcessInfo.processInfo.environment["LOOKUP_BIN"], !path.isEmpty { return path }
+        return repo + "/.build/debug/lookup"
+    }()
+
+    /// One scratch root per test process, removed when the process exits.
+    static let scratch: String = {
+        var tmp = NSTemporaryDirectory()
+        while tmp.count > 1 && tmp.hasSuffix("/") { tmp.removeLast() }
+        let path = "\(tmp)/lookup-batch-tests-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: BatchPaths.scratch) }
+        return path
+    }()
+}
+
+/// A failure of the test machinery itself.
+struct BatchTestError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A fresh directory under the scratch root, removed with its contents when released.
+final class Scratch {
+    let path: String
+
+    init(_ tag: String) throws {
+        path = "\(BatchPaths.scratch)/\(tag)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    func file(_ name: String) -> String { path + "/" + name }
+}
+
+// MARK: - Running lookup
+
+/// What a finished `lookup` process did.
+struct LookupResult {
+    var pid: pid_t
+    /// Exit status, or the signal number when `signaled`.
+    var status: Int32
+    var signaled: Bool
+    var stdout: [UInt8]
+    var stderr: String
+
+    var summary: String { (signaled ? "killed by signal \(status)" : "exit \(status)") + "; stderr: " + err }
+
+    /// Standard error for messages: whole if short, the relevant lines of a crash report.
+    var err: String { stderr.contains("crashed") ? crashExcerpt(stderr) : String(stderr.prefix(2000)) }
+
+    /// Whether one line of standard error contains every one of `needles`.
+    func says(_ needles: String...) -> Bool {
+        stderr.split(separator: "\n").contains { line in needles.allSatisfy { line.contains($0) } }
+    }
+}
+
+/// A `lookup` process started by a test.
+final class LookupProcess {
+    let pid: pid_t
+    /// Every worker and the coordinator carry LOOKUP_TEST_TAG=tag in their environment.
+    let tag: String
+    private let outPath: String
+    private let errPath: String
+
+    /// Starts `lookup arguments` with `environment` added (fault hooks etc.). Signals are
+    /// unblocked and at their default in the child (the test runner blocks some); with
+    /// `ownGroup` the process leads a new process group (for Ctrl-C-like group signals).
+    init(_ arguments: [String], environment extra: [String: String] = [:], ownGroup: Bool = false) throws {
+        guard access(BatchPaths.lookup, X_OK) == 0 else {
+            throw BatchTestError("no lookup binary at \(BatchPaths.lookup): run `swift build --product lookup` or set LOOKUP_BIN")
+        }
+        tag = UUID().uuidString
+        let io = "\(BatchPaths.scratch)/io-\(tag)"
+        outPath = io + ".out"
+        errPath = io + ".err"
+
+        var env = ProcessInfo.processInfo.environment
+        for key in env.keys where key.hasPrefix("LOOKUP_FAULT_") || key == "LOOKUP_BATCH_WORKER" { env[key] = nil }
+        env["LOOKUP_TEST_TAG"] = tag
+        for (k, v) in extra { env[k] = v }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attr, &none)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGINT, SIGTERM, SIGPIPE, SIGCHLD] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        var flags = Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF)
+        if ownGroup {
+            flags |= Int32(POSIX_SPAWN_SETPGROUP)
+            posix_spawnattr_setpgroup(&attr, 0)
+        }
+        posix_spawnattr_setflags(&attr, Int16(flags))
+
+        let argv: [UnsafeMutablePointer<CChar>?] = ([BatchPaths.lookup] + arguments).map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, BatchPaths.lookup, &actions, &attr, argv, envp)
+        if rc != 0 { throw BatchTestError("posix_spawn \(BatchPaths.lookup): \(String(cString: strerror(rc)))") }
+        pid = child
+    }
+
+    /// Waits for the process to end. `sample`, when given, is called every `interval` seconds
+    /// while it runs (measurement only: nothing waits on what it sees).
+    func wait(sampleEvery interval: Double = 0.005, _ sample: ((pid_t) -> Void)? = nil) throws -> LookupResult {
+        var status: Int32 = 0
+        if let sample {
+            while true {
+                let r = waitpid(pid, &status, WNOHANG)
+                if r == pid { break }
+                if r < 0 && errno != EINTR { throw BatchTestError("waitpid: \(String(cString: strerror(errno)))") }
+                sample(pid)
+                usleep(useconds_t(interval * 1_000_000))
+            }
+        } else {
+            while waitpid(pid, &status, 0) < 0 {
+                if errno != EINTR { throw BatchTestError("waitpid: \(String(cString: strerror(errno)))") }
+            }
+        }
+        defer { unlink(outPath); unlink(errPath) }
+        let signo = status & 0x7f
+        let out = (try? readBytes(outPath)) ?? []
+        let err = String(decoding: (try? readBytes(errPath)) ?? [], as: UTF8.self)
+        return LookupResult(pid: pid, status: signo != 0 ? signo : (status >> 8) & 0xff, signaled: signo != 0,
+                            stdout: out, stderr: err)
+    }
+}
+
+/// Runs `lookup arguments` to completion.
+@discardableResult
+func runLookup(_ arguments: [String], environment: [String: String] = [:]) throws -> LookupResult {
+    try LookupProcess(arguments, environment: environment).wait()
+}
+
+/// Expects the run neither crashed nor died of a signal, and no worker crashed either (workers
+/// share its stderr: a Swift runtime trap prints "Fatal error" / "Fatal access conflict" and
+/// the backtracer "Program crashed").
+func expectNoCrash(_ r: LookupResult, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    let signaled = r.signaled
+    #expect(!signaled, "\(what): \(r.summary)", sourceLocation: sourceLocation)
+    for marker in ["Fatal error", "Fatal access conflict", "Program crashed", "Stack dump"] {
+        let crashed = r.stderr.contains(marker)
+        #expect(!crashed, "\(what): a process crashed (\(marker)): \(r.err)", sourceLocation: sourceLocation)
+    }
+}
+
+/// The lines of stderr that matter in a crash report (the first few, and lookup's own messages).
+func crashExcerpt(_ stderr: String) -> String {
+    let lines = stderr.split(separator: "\n")
+    let own = lines.filter { $0.hasPrefix("lookup:") || $0.contains("Fatal") || $0.contains("crashed") }
+    return (lines.prefix(3) + ["..."] + own.prefix(12)).joined(separator: "\n")
+}
+
+/// Expects exit status `status` (and no crash).
+func expectExit(_ r: LookupResult, _ status: Int32, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    expectNoCrash(r, what, sourceLocation: sourceLocation)
+    let matches = !r.signaled && r.status == status
+    #expect(matches, "\(what): expected exit \(status), got \(r.summary)", sourceLocation: sourceLocation)
+}
+
+// MARK: - /proc
+
+/// The whole content of a small (e.g. /proc) file, or nil.
+func readProcFile(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { return nil }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 { if errno == EINTR { continue }; return out.isEmpty ? nil : out }
+        if n == 0 { return out }
+        out += chunk[0..<n]
+    }
+}
+
+/// The children of `pid`, from /proc/PID/task/*/children (every thread's).
+func childPIDs(of pid: pid_t) -> [pid_t] {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+    var out: [pid_t] = []
+    for t in tasks {
+        guard let bytes = readProcFile("/proc/\(pid)/task/\(t)/children") else { continue }
+        out += String(decoding: bytes, as: UTF8.self).split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+    return out
+}
+
+/// The `Pss:` of /proc/PID/smaps_rollup, in kB (nil when the process is gone).
+func pssKB(_ pid: pid_t) -> Int? {
+    guard let bytes = readProcFile("/proc/\(pid)/smaps_rollup") else { return nil }
+    for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Pss:") {
+        return Int(line.dropFirst(4).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
+    }
+    return nil
+}
+
+/// Fields of /proc/PID/stat after the command name: state (index 0), ppid (1), ..., starttime (19).
+func procStat(_ pid: pid_t) -> [String]? {
+    guard let bytes = readProcFile("/proc/\(pid)/stat") else { return nil }
+    let text = String(decoding: bytes, as: UTF8.self)
+    guard let close = text.range(of: ")", options: .backwards) else { return nil }
+    return text[close.upperBound...].split(separator: " ").map(String.init)
+}
+
+/// A process identity that survives pid reuse: pid plus start time.
+struct ProcessIdentity: Hashable, CustomStringConvertible {
+    var pid: pid_t
+    var start: String
+    init?(_ pid: pid_t) {
+        guard let f = procStat(pid), f.count > 19 else { return nil }
+        self.pid = pid
+        start = f[19]
+    }
+    /// Whether this very process still exists (in any state, zombies included).
+    var exists: Bool { ProcessIdentity(pid)?.start == start }
+    /// Its state letter now, if it exists.
+    var state: String? { exists ? procStat(pid)?.first : nil }
+    var description: String { "pid \(pid)" }
+}
+
+/// Processes whose environment holds LOOKUP_TEST_TAG=tag (a run's coordinator and workers).
+func processesTagged(_ tag: String) -> [pid_t] {
+    let needle = Array("LOOKUP_TEST_TAG=\(tag)".utf8)
+    var found: [pid_t] = []
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+        guard let pid = pid_t(name), pid != getpid(), let env = readProcFile("/proc/\(name)/environ") else { continue }
+        for entry in env.split(separator: 0) where Array(entry) == needle { found.append(pid) }
+    }
+    return found
+}
+
+// MARK: - Files
+
+func readBytes(_ path: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else { throw BatchTestError("cannot read \(path)") }
+    return [UInt8](data)
+}
+
+func writeBytes(_ path: String, _ bytes: [UInt8]) throws {
+    let parent = (path as NSString).deletingLastPathComponent
+    try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+    guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { throw BatchTestError("cannot write \(path)") }
+}
+
+func writeText(_ path: String, _ text: String) throws { try writeBytes(path, Array(text.utf8)) }
+
+func fileExists(_ path: String) -> Bool {
+    var st = stat()
+    return lstat(path, &st) == 0
+}
+
+/// Inode and modification time (ns) of a file.
+func inodeAndMTime(_ path: String) -> (inode: UInt64, mtime: Int)? {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return nil }
+    return (UInt64(st.st_ino), Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec))
+}
+
+/// Every entry under `dir` (files, directories, symlinks, hidden ones included), as paths
+/// relative to it, sorted. Symlinks are not followed.
+func listTree(_ dir: String) -> [String] {
+    var out: [String] = []
+    func walk(_ rel: String) {
+        let full = rel.isEmpty ? dir : dir + "/" + rel
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: full)) ?? []).sorted() {
+            let r = rel.isEmpty ? name : rel + "/" + name
+            out.append(r)
+            var st = stat()
+            if lstat(dir + "/" + r, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { walk(r) }
+        }
+    }
+    walk("")
+    return out
+}
+
+/// The regular files under `dir`, relative, sorted (hidden ones included).
+func listFiles(_ dir: String) -> [String] {
+    listTree(dir).filter { rel in
+        var st = stat()
+        return lstat(dir + "/" + rel, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+}
+
+/// Runs an external tool (gzip, ...) and fails when it fails.
+func runTool(_ path: String, _ arguments: [String]) throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = arguments
+    try p.run()
+    p.waitUntilExit()
+    if p.terminationStatus != 0 { throw BatchTestError("\(path) \(arguments.joined(separator: " ")) failed: \(p.terminationStatus)") }
+}
+
+/// gzip-compresses `bytes` into `path` with the system's gzip.
+func writeGzip(_ path: String, _ bytes: [UInt8]) throws {
+    precondition(path.hasSuffix(".gz"))
+    let plain = String(path.dropLast(3))
+    try writeBytes(plain, bytes)
+    try runTool("/usr/bin/env", ["gzip", "-n", "-f", plain])
+    guard fileExists(path) else { throw BatchTestError("gzip did not write \(path)") }
+}
+
+/// Byte equality without a per-element loop (test code is built unoptimized).
+func sameBytes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    a.count == b.count && a.withUnsafeBytes { x in b.withUnsafeBytes { y in a.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, a.count) == 0 } }
+}
+
+/// Where two byte strings first differ, described by line (for failure messages).
+func describeDifference(_ got: [UInt8], _ want: [UInt8]) -> String {
+    var i = 0
+    let n = min(got.count, want.count)
+    got.withUnsafeBytes { g in want.withUnsafeBytes { w in
+        // Skip equal 4 KiB chunks quickly.
+        while i + 4096 <= n && memcmp(g.baseAddress! + i, w.baseAddress! + i, 4096) == 0 { i += 4096 }
+        while i < n && g[i] == w[i] { i += 1 }
+    } }
+    let line = got[0..<i].reduce(1) { $1 == 10 ? $0 + 1 : $0 }
+    func lineAt(_ bytes: [UInt8]) -> String {
+        var s = i
+        while s > 0 && bytes[s - 1] != 10 { s -= 1 }
+        var e = i
+        while e < bytes.count && bytes[e] != 10 { e += 1 }
+        return showBytes(Array(bytes[s..<e]))
+    }
+    return "\(got.count) bytes, expected \(want.count); first difference at byte \(i) (line \(line)): got \(lineAt(got)), expected \(lineAt(want))"
+}
+
+/// Printable rendering of bytes for messages.
+func showBytes(_ bytes: [UInt8], limit: Int = 120) -> String {
+    var text = "\""
+    for b in bytes.prefix(limit) {
+        if b >= 0x20 && b < 0x7f && b != 0x5c && b != 0x22 { text.unicodeScalars.append(Unicode.Scalar(b)) }
+        else { text += String(format: "\\x%02x", b) }
+    }
+    return text + (bytes.count > limit ? "...\"(\(bytes.count) bytes)" : "\"")
+}
+
+/// Expects the file at `path` to hold exactly `want`.
+func expectFile(_ path: String, equals want: [UInt8], _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    guard let got = try? readBytes(path) else {
+        Issue.record("\(what): output \(path) is missing", sourceLocation: sourceLocation)
+        return
+    }
+    if !sameBytes(got, want) {
+        Issue.record("\(what): \(path): \(describeDifference(got, want))", sourceLocation: sourceLocation)
+    }
+}
+
+// MARK: - Summary JSON and job log
+
+struct Counts: Decodable, Equatable, CustomStringConvertible {
+    var lines: Int
+    var hits: Int
+    var misses: Int
+    var badLines: Int
+    var bytes: Int
+    var description: String { "lines \(lines), hits \(hits), misses \(misses), bad \(badLines)" }
+}
+
+/// The `--summary-json` file.
+struct Summary: Decodable {
+    var files: Int
+    var filesSkipped: Int
+    var filesFailed: Int
+    var counts: Counts
+    var errors: [String]
+    var seconds: Double
+    var workers: Int
+    var tasks: Int
+    var retries: Int
+}
+
+func readSummary(_ path: String) throws -> Summary {
+    try JSONDecoder().decode(Summary.self, from: Data(try readBytes(path)))
+}
+
+/// One job log line.
+struct JobLogLine: Decodable {
+    var input: String
+    var size: Int
+    var modified: Int
+    var output: String?
+    var counts: Counts
+}
+
+/// The job log of `out`: each line must be one valid JSON object (recorded as an issue otherwise).
+func readJobLog(_ out: String, sourceLocation: SourceLocation = #_sourceLocation) -> [JobLogLine] {
+    guard let bytes = try? readBytes(out + "/.lookup-joblog.jsonl") else { return [] }
+    var entries: [JobLogLine] = []
+    let lines = bytes.split(separator: 10, omittingEmptySubsequences: false)
+    let terminated = bytes.isEmpty || bytes.last == 10
+    #expect(terminated, "job log does not end with a newline", sourceLocation: sourceLocation)
+    for (i, line) in lines.enumerated() where !(line.isEmpty && i == lines.count - 1) {
+        let data = Data(line)
+        guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
+            Issue.record("job log line \(i + 1) is not a JSON object: \(showBytes(Array(line)))", sourceLocation: sourceLocation)
+            continue
+        }
+        do { entries.append(try JSONDecoder().decode(JobLogLine.self, from: data)) }
+        catch { Issue.record("job log line \(i + 1): \(error)", sourceLocation: sourceLocation) }
+    }
+    return entries
+}
+
+/// Lines of stderr that mention `path:` followed by a line number, as numbers.
+func reportedLines(_ stderr: String, path: String) -> [Int] {
+    var out: [Int] = []
+    for line in stderr.split(separator: "\n") {
+        var rest = Substring(line)
+        while let r = rest.range(of: path + ":") {
+            let digits = rest[r.upperBound...].prefix(while: { $0.isASCII && $0.isNumber })
+            if let n = Int(digits), rest[r.upperBound...].dropFirst(digits.count).first == ":" { out.append(n) }
+            rest = rest[r.upperBound...]
+        }
+    }
+    return out
+}
+
+/// No work directories or stray hidden files left in an output directory.
+func expectNoLeftovers(_ out: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    let stray = listTree(out).filter { rel in
+        let name = (rel as NSString).lastPathComponent
+        return name.hasPrefix(".") && rel != ".lookup-joblog.jsonl"
+    }
+    #expect(stray.isEmpty, "\(what): left in \(out): \(stray)", sourceLocation: sourceLocation)
+}
