@@ -105,40 +105,11 @@ func sortByKey<E: PrefixKeyed>(_ items: UnsafeMutableBufferPointer<E>, key: (E) 
     }
 }
 
-/// A list of keys put in key order (ties in list order). Each sorted item carries its key's
-/// address and length, so visiting keys in order does not go back to the original list.
-struct SortKeys {
-    struct Item: PrefixKeyed {
-        var prefix: UInt64
-        var key: UnsafeRawPointer?
-        var count: UInt32
-        var index: UInt32
-        var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: key, count: Int(count)) }
-    }
-    private(set) var items: [Item]
-
-    /// Takes the keys for which `include(index, key)` is true (all by default); `include` is
-    /// called once per key, in list order.
-    init(_ keys: [UnsafeRawBufferPointer], include: (Int, UnsafeRawBufferPointer) throws -> Bool = { _, _ in true }) rethrows {
-        var shared = keys.first?.count ?? 0
-        if let first = keys.first {
-            for k in keys where shared > 0 { shared = sharedPrefixLength(first, k, limit: shared) }
-        }
-        items = []
-        items.reserveCapacity(keys.count)
-        for (i, key) in keys.enumerated() where try include(i, key) {
-            items.append(Item(prefix: keyPrefix(key, from: shared), key: key.baseAddress,
-                              count: UInt32(truncatingIfNeeded: key.count), index: UInt32(truncatingIfNeeded: i)))
-        }
-    }
-
-    mutating func sort() {
-        items.withUnsafeMutableBufferPointer { sortByKey($0) { $0.bytes } }
-    }
-
-    var count: Int { items.count }
-
-    /// The position in the original list of the `i`-th key in key order.
-    @inline(__always)
-    func index(at i: Int) -> Int { Int(items[i].index) }
+/// A key to sort: its radix prefix, where its bytes are, and its position in its batch.
+struct KeyItem: PrefixKeyed {
+    var prefix: UInt64
+    var key: UnsafeRawPointer?
+    var count: UInt32
+    var index: UInt32
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: key, count: Int(count)) }
 }

@@ -1,6 +1,7 @@
-// TaskProcessor: the hot loop of a worker. Reads a task's lines in large blocks, finds each
-// line's key, looks a block's keys up in key order with one cursor (much faster than one
-// descent per line), then hands the lines to the job in input order.
+// TaskProcessor: the hot loop of a worker. Reads a task's lines in large blocks; a first pass
+// finds each line's key and collects the keys the Bloom filter cannot rule out, which are then
+// looked up in key order with one cursor (much faster than one descent per line); a second
+// pass hands every line to the job in input order with its value.
 import SharedLookup
 
 #if canImport(Glibc)
@@ -20,23 +21,15 @@ final class TaskProcessor<Job: LineJob> {
     /// At most this many bad lines per task are described; all are counted.
     static var badLineSamples: Int { 10 }
     /// Input is read in blocks of this size; a block's keys are looked up together, in key
-    /// order. Bigger blocks put more keys on each leaf page visited (less CPU: 1 MiB 3.8 s,
-    /// 4 MiB 2.6 s, 8 MiB 2.2 s, 32 MiB 1.8 s for 4M lines on a 5M-key table) but cost about
-    /// three times their size in memory per worker; 8 MiB keeps a worker near 30 MiB.
-    static var blockSize: Int { 8 << 20 }
+    /// order. Bigger blocks put more keys on each leaf page visited (less CPU), and cost their
+    /// size plus about 35 bytes a line in memory per worker.
+    static var blockSize: Int { 3 << 20 }
 
-    // Markers in `keyOfLine` for lines without a key (other negatives: -2 - column count).
-    private static var brokenQuoting: Int { Int.min }
-    private static var overlong: Int { Int.min + 1 }
-
-    /// Per-block arrays, reused from block to block. The hot loop works on a local copy
-    /// (a struct passed inout), which spares the dynamic exclusivity checks of class properties.
+    /// What the first pass keeps of a block: where the block ends for this task, the lines
+    /// whose keys were kept for lookup (in line order), and the keys themselves.
     private struct BlockScratch {
-        var lineStarts: [Int] = []
-        var lineLengths: [Int] = []
-        var keys: [UnsafeRawBufferPointer] = []
-        var keyOfLine: [Int] = []
-        var values: [UnsafeRawBufferPointer?] = []
+        var batch = KeyBatch()
+        var keptLines: [Int32] = []
     }
     private var saved = BlockScratch()
     private let decodedKeys = DecodedKeys()
@@ -60,7 +53,7 @@ final class TaskProcessor<Job: LineJob> {
             if fd < 0 { throw LookupError.system("cannot create output", path: task.output) }
         }
         defer { if fd >= 0 { close(fd) } }
-        var out = OutputBuffer(fd: fd, name: task.output, capacity: 1 << 20)
+        var out = OutputBuffer(fd: fd, name: task.output, capacity: 256 << 10)
 
         var counts = TaskCounts()
         // Bad lines are tallied apart from `counts`, which the block loop holds inout.
@@ -98,29 +91,12 @@ final class TaskProcessor<Job: LineJob> {
                 try input.skipLine()
                 continue
             }
-            // Split the block into lines, stopping at the first line that starts past the range.
-            scratch.lineStarts.removeAll(keepingCapacity: true)
-            scratch.lineLengths.removeAll(keepingCapacity: true)
-            var offset = 0
-            var stop = false
-            let base = block.baseAddress!
-            while offset < block.count {
-                if blockStart + offset >= end { stop = true; break }
-                let rest = block.count - offset
-                var length = rest
-                var next = block.count
-                if let nl = memchr(base + offset, 0x0A, rest) {
-                    length = UnsafeRawPointer(nl) - (base + offset)
-                    next = offset + length + 1
-                }
-                var content = length
-                if content > 0 && block[offset + content - 1] == 0x0D { content -= 1 }
-                scratch.lineStarts.append(offset)
-                scratch.lineLengths.append(content)
-                offset = next
-            }
-            try process(block: block, scratch: &scratch, job: &job, counts: &counts, lineNumber: &lineNumber,
-                        headerPending: &headerPending, extractor: extractor, output: &out, noteBad: noteBad)
+            // Only lines that start before the end of the range are this task's.
+            let limit = end == Int.max ? block.count : min(block.count, max(0, end - blockStart))
+            let stop = limit < block.count
+            try process(block: block, limit: limit, scratch: &scratch, job: &job, counts: &counts,
+                        lineNumber: &lineNumber, headerPending: &headerPending, extractor: extractor,
+                        output: &out, noteBad: noteBad)
             counts.bytes = min(input.bytesConsumed, end) - task.start
             if counts.bytes - lastProgress >= 32 << 20 {
                 lastProgress = counts.bytes
@@ -149,96 +125,125 @@ final class TaskProcessor<Job: LineJob> {
         }
     }
 
-    /// Finds the keys of a block's lines, looks them up in key order, and runs the job on each
-    /// line in input order.
-    private func process(block: UnsafeRawBufferPointer, scratch: inout BlockScratch, job: inout Job,
+    /// What a line holds, as the first and second pass both see it.
+    private enum LineKind {
+        case header
+        case key(UnsafeRawBufferPointer)
+        case bad(String)
+    }
+
+    @inline(__always)
+    private func classify(_ line: UnsafeRawBufferPointer, index: Int, header: Bool, extractor: KeyExtractor) -> LineKind {
+        if index == 0 && header { return .header }
+        if line.count > options.maxLineLength {
+            return .bad("line longer than the limit of \(options.maxLineLength) bytes (--max-line)")
+        }
+        switch extractor.key(in: line) {
+        case .key(let key): return .key(key)
+        case .missingColumn(let columns):
+            return .bad("line has \(columns) column\(columns == 1 ? "" : "s"), key column is \(options.keyColumn)")
+        case .badQuoting(let why): return .bad(why)
+        }
+    }
+
+    /// Calls `body(index, line)` for each line (without its line end) starting before `limit`.
+    @inline(__always)
+    private func forEachLine(_ block: UnsafeRawBufferPointer, limit: Int,
+                             _ body: (Int, UnsafeRawBufferPointer) throws -> Void) rethrows {
+        let base = block.baseAddress!
+        var offset = 0
+        var index = 0
+        while offset < limit {
+            let rest = block.count - offset
+            var length = rest
+            if let nl = memchr(base + offset, 0x0A, rest) { length = UnsafeRawPointer(nl) - (base + offset) }
+            var content = length
+            if content > 0 && block[offset + content - 1] == 0x0D { content -= 1 }
+            try body(index, UnsafeRawBufferPointer(start: base + offset, count: content))
+            offset += length + 1
+            index += 1
+        }
+    }
+
+    /// Runs one block: pass 1 collects the keys to look up, they are looked up in key order,
+    /// and pass 2 hands each line to the job in input order.
+    private func process(block: UnsafeRawBufferPointer, limit: Int, scratch: inout BlockScratch, job: inout Job,
                          counts: inout TaskCounts, lineNumber: inout Int, headerPending: inout Bool,
                          extractor: KeyExtractor, output: inout OutputBuffer, noteBad: (Int, String) -> Void) throws {
-        let base = block.baseAddress!
-        scratch.keys.removeAll(keepingCapacity: true)
-        scratch.keyOfLine.removeAll(keepingCapacity: true)
+        let header = headerPending
+        headerPending = false
+        scratch.batch.removeAll()
+        scratch.keptLines.removeAll(keepingCapacity: true)
         decodedKeys.reset()
-        var first = 0
-        if headerPending && !scratch.lineStarts.isEmpty {
-            first = 1
-        }
-        // Keys: slices of the block, or (quoted CSV) decoded copies kept until the block is done.
-        var decodedSlots: [(keyIndex: Int, offset: Int, count: Int)] = []
-        for i in 0..<scratch.lineStarts.count {
-            if i < first { scratch.keyOfLine.append(-1); continue }
-            let line = UnsafeRawBufferPointer(start: base + scratch.lineStarts[i], count: scratch.lineLengths[i])
-            if scratch.lineLengths[i] > options.maxLineLength { scratch.keyOfLine.append(Self.overlong); continue }
-            switch extractor.key(in: line) {
+        let filter = table.keyFilter
+        let firstLine = lineNumber
+        forEachLine(block, limit: limit) { index, line in
+            switch classify(line, index: index, header: header, extractor: extractor) {
+            case .header:
+                break
             case .key(let key):
-                if key.count > 0, key.baseAddress! < base || key.baseAddress! >= base + block.count {
-                    decodedSlots.append((scratch.keys.count, decodedKeys.add(key), key.count))
-                }
-                scratch.keyOfLine.append(scratch.keys.count)
-                scratch.keys.append(key)
-            case .missingColumn(let columns):
-                scratch.keyOfLine.append(-2 - columns)
-            case .badQuoting:
-                scratch.keyOfLine.append(Self.brokenQuoting)
+                // A key decoded from quotes lives in the extractor: keep a stable copy.
+                let stable = (key.count > 0 && (key.baseAddress! < block.baseAddress! || key.baseAddress! >= block.baseAddress! + block.count))
+                    ? decodedKeys.add(key) : key
+                if scratch.batch.add(stable, filter: filter) { scratch.keptLines.append(Int32(index)) }
+            case .bad(let why):
+                noteBad(firstLine + index + 1, why)
             }
         }
-        for slot in decodedSlots {
-            scratch.keys[slot.keyIndex] = decodedKeys.bytes(slot.offset, slot.count)
-        }
-        scratch.values.removeAll(keepingCapacity: true)
-        scratch.values.append(contentsOf: repeatElement(nil, count: scratch.keys.count))
         try table.read { reader in
-            try reader.lookupBatch(scratch.keys) { index, value in scratch.values[index] = value }
-            for i in 0..<scratch.lineStarts.count {
+            try scratch.batch.lookUp(in: reader)
+            var kept = 0
+            let keptCount = scratch.keptLines.count
+            try forEachLine(block, limit: limit) { index, line in
                 lineNumber += 1
                 counts.lines += 1
-                let line = UnsafeRawBufferPointer(start: base + scratch.lineStarts[i], count: scratch.lineLengths[i])
-                if i < first {
-                    headerPending = false
+                switch classify(line, index: index, header: header, extractor: extractor) {
+                case .header:
                     try job.header(line: line, output: &output)
-                    continue
-                }
-                let k = scratch.keyOfLine[i]
-                if k >= 0 {
-                    let value = scratch.values[k]
+                case .key(let key):
+                    var value: UnsafeRawBufferPointer? = nil
+                    if kept < keptCount && scratch.keptLines[kept] == Int32(index) {
+                        value = scratch.batch.value(at: kept)
+                        kept += 1
+                    }
                     if value != nil { counts.hits += 1 } else { counts.misses += 1 }
-                    try job.process(line: line, key: scratch.keys[k], value: value, output: &output)
-                } else if k == Self.brokenQuoting {
-                    if case .badQuoting(let why) = extractor.key(in: line) { noteBad(lineNumber, why) }
-                } else if k == Self.overlong {
-                    noteBad(lineNumber, "line longer than the limit of \(options.maxLineLength) bytes (--max-line)")
-                } else {
-                    noteBad(lineNumber, "line has \(-2 - k) column\(-2 - k == 1 ? "" : "s"), key column is \(options.keyColumn)")
+                    try job.process(line: line, key: key, value: value, output: &output)
+                case .bad:
+                    break
                 }
             }
         }
     }
 }
 
-/// Storage for keys decoded from quoted fields. Pointers it hands out stay valid until the
-/// next `reset` because all keys of a block are added before any pointer is taken.
+/// Storage for keys decoded from quoted fields, in chunks that never move, so the keys it
+/// hands out stay valid until the next `reset`.
 final class DecodedKeys {
-    private var base = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 8)
-    private var capacity = 4096
-    private var count = 0
+    private var chunks: [UnsafeMutableRawBufferPointer] = []
+    private var used = 0        // bytes used in the last chunk
+    private var chunkIndex = 0  // the chunk being filled
+    private static let chunkSize = 64 << 10
 
-    deinit { base.deallocate() }
+    deinit { chunks.forEach { $0.deallocate() } }
 
-    func reset() { count = 0 }
-
-    func add(_ key: UnsafeRawBufferPointer) -> Int {
-        if count + key.count > capacity {
-            let bigger = UnsafeMutableRawPointer.allocate(byteCount: max(capacity * 2, count + key.count), alignment: 8)
-            bigger.copyMemory(from: base, byteCount: count)
-            base.deallocate()
-            base = bigger
-            capacity = max(capacity * 2, count + key.count)
-        }
-        (base + count).copyMemory(from: key.baseAddress!, byteCount: key.count)
-        count += key.count
-        return count - key.count
+    func reset() {
+        chunkIndex = 0
+        used = 0
     }
 
-    func bytes(_ offset: Int, _ length: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: base + offset, count: length)
+    /// A stable copy of `key` (at most 511 bytes are kept; longer keys cannot be in a table).
+    func add(_ key: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        let n = min(key.count, 512)
+        if chunkIndex < chunks.count && used + n > Self.chunkSize {
+            chunkIndex += 1
+            used = 0
+        }
+        if chunkIndex == chunks.count {
+            chunks.append(.allocate(byteCount: Self.chunkSize, alignment: 8))
+        }
+        let target = chunks[chunkIndex].baseAddress! + used
+        target.copyMemory(from: key.baseAddress!, byteCount: n)
+        used += n
+        return UnsafeRawBufferPointer(start: target, count: key.count > 511 ? 512 : n)
     }
 }

@@ -39,9 +39,9 @@ public struct TableReader: ~Copyable {
         try key.withLMDBBytes { k in try body(try value(for: k)) }
     }
 
-    /// Looks up every key of `keys`, visiting them in key order with one cursor, and calls
-    /// `body(index, value)` for each, where `index` is the key's position in `keys`. Calls
-    /// arrive in key order, not in `keys` order.
+    /// Looks up every key of `keys` (in key order, with one cursor) and calls `body(index,
+    /// value)` for each, where `index` is the key's position in `keys`. Calls for keys the
+    /// filter rules out come first, then the others in `keys` order.
     public func lookupBatch<K: LMDBBytes>(_ keys: [K], _ body: (Int, UnsafeRawBufferPointer?) throws -> Void) throws {
         // Borrow every key's bytes for the duration (Strings may need a contiguous copy).
         var owned: [[UInt8]] = []
@@ -63,38 +63,17 @@ public struct TableReader: ~Copyable {
     }
 
     /// Looks up `keys` in key order with one cursor; see `lookupBatch(_:_:)` for `[K]`.
+    /// For repeated batches without allocation, use `KeyBatch`.
     public func lookupBatch(_ keys: [UnsafeRawBufferPointer], _ body: (Int, UnsafeRawBufferPointer?) throws -> Void) throws {
-        // Keys the filter rules out are answered at once; the rest are sorted and looked up.
-        let filter = table.keyFilter
-        var order = try SortKeys(keys) { index, key in
-            if let filter, !filter.mayContain(key) {
-                try body(index, nil)
-                return false
-            }
-            return true
+        // Keys the filter rules out are answered at once; the rest are looked up in key order.
+        var batch = KeyBatch()
+        var kept: [Int32] = []
+        kept.reserveCapacity(keys.count)
+        for (i, key) in keys.enumerated() {
+            if batch.add(key, filter: table.keyFilter) { kept.append(Int32(i)) } else { try body(i, nil) }
         }
-        order.sort()
-        var cursor: OpaquePointer?
-        let rc = mdb_cursor_open(txn, dbi, &cursor)
-        guard rc == 0, let cursor else {
-            throw LookupError(LMDBError(code: rc, operation: "mdb_cursor_open"), path: table.path)
-        }
-        defer { mdb_cursor_close(cursor) }
-        for item in order.items {
-            let index = Int(item.index)
-            let key = item.bytes
-            if key.isEmpty || key.count > 511 { try body(index, nil); continue }
-            var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
-            var v = MDB_val()
-            let rc = mdb_cursor_get(cursor, &k, &v, MDB_SET)
-            if rc == 0 {
-                try body(index, UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
-            } else if rc == MDB_NOTFOUND {
-                try body(index, nil)
-            } else {
-                throw LookupError(LMDBError(code: rc, operation: "mdb_cursor_get"), path: table.path)
-            }
-        }
+        try batch.lookUp(in: self)
+        for (position, index) in kept.enumerated() { try body(Int(index), batch.value(at: position)) }
     }
 
     /// Calls `body` for each record whose key starts with `prefix`; see `Table.scan(prefix:_:)`.

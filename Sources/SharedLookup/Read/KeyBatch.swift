@@ -1,0 +1,90 @@
+// KeyBatch: many keys looked up together. Keys the table's Bloom filter rules out are dropped
+// as they are added; the rest are sorted (radix, after their shared prefix) and looked up in
+// key order with one cursor, so consecutive lookups reuse the same B+tree pages. Small: about
+// 40 bytes per kept key, reused from batch to batch.
+import CLMDB
+import LMDB
+
+/// A reusable batch of keys to look up in one table.
+public struct KeyBatch {
+    /// A looked-up value: where it is in the map, or `nil` for a missing key.
+    struct Found {
+        var start: UnsafeRawPointer?
+        var count: Int
+    }
+    private var items: [KeyItem] = []
+    private var found: [Found] = []
+    private var sharedPrefix = Int.max
+    private var first: UnsafeRawBufferPointer?
+
+    /// An empty batch.
+    public init() {}
+
+    /// Keys kept so far (those the filter did not rule out).
+    public var count: Int { items.count }
+
+    /// Empties the batch, keeping its storage.
+    public mutating func removeAll() {
+        items.removeAll(keepingCapacity: true)
+        found.removeAll(keepingCapacity: true)
+        sharedPrefix = Int.max
+        first = nil
+    }
+
+    /// Adds `key` unless `filter` says it is certainly not in the table; returns whether it
+    /// was kept. A kept key's bytes must stay valid until `lookUp` returns; its value is
+    /// then `value(at:)` its position among kept keys.
+    @inline(__always)
+    public mutating func add(_ key: UnsafeRawBufferPointer, filter: KeyFilter?) -> Bool {
+        if key.isEmpty || key.count > 511 { return false }
+        if let filter, !filter.mayContain(key) { return false }
+        if let first {
+            if sharedPrefix > 0 { sharedPrefix = sharedPrefixLength(first, key, limit: sharedPrefix) }
+        } else {
+            first = key
+            sharedPrefix = key.count
+        }
+        items.append(KeyItem(prefix: 0, key: key.baseAddress, count: UInt32(key.count),
+                                   index: UInt32(truncatingIfNeeded: items.count)))
+        return true
+    }
+
+    /// Looks every kept key up in key order with one cursor of `reader`.
+    public mutating func lookUp(in reader: borrowing TableReader) throws {
+        found.removeAll(keepingCapacity: true)
+        found.append(contentsOf: repeatElement(Found(start: nil, count: 0), count: items.count))
+        if items.isEmpty { return }
+        let skip = sharedPrefix == Int.max ? 0 : sharedPrefix
+        let path = reader.table.path
+        try items.withUnsafeMutableBufferPointer { items in
+            for i in items.indices { items[i].prefix = keyPrefix(items[i].bytes, from: skip) }
+            sortByKey(items) { $0.bytes }
+            var cursor: OpaquePointer?
+            let rc = mdb_cursor_open(reader.txn, reader.dbi, &cursor)
+            guard rc == 0, let cursor else {
+                throw LookupError(LMDBError(code: rc, operation: "mdb_cursor_open"), path: path)
+            }
+            defer { mdb_cursor_close(cursor) }
+            try found.withUnsafeMutableBufferPointer { found in
+                for item in items {
+                    var k = MDB_val(mv_size: Int(item.count), mv_data: UnsafeMutableRawPointer(mutating: item.key))
+                    var v = MDB_val()
+                    let rc = mdb_cursor_get(cursor, &k, &v, MDB_SET)
+                    if rc == 0 {
+                        found[Int(item.index)] = Found(start: UnsafeRawPointer(v.mv_data), count: v.mv_size)
+                    } else if rc != MDB_NOTFOUND {
+                        throw LookupError(LMDBError(code: rc, operation: "mdb_cursor_get"), path: path)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The value of the `i`-th kept key after `lookUp` (borrowed from the map), or `nil`.
+    @inline(__always)
+    public func value(at i: Int) -> UnsafeRawBufferPointer? {
+        let f = found[i]
+        guard let start = f.start else { return nil }
+        return UnsafeRawBufferPointer(start: start, count: f.count)
+    }
+}
