@@ -45,6 +45,8 @@ public struct RunOptions: Codable, Sendable {
     public var overwrite: Bool
     /// Free-form parameters for custom jobs.
     public var parameters: [String: String]
+    /// Built-in jobs write `key<TAB>` before each output line (for a reducer to group by key).
+    public var outputKey: Bool = false
 
     /// Creates options with defaults: join, key column 1, one worker per core, spawn.
     public init(table: String, inputs: [String], output: String, mode: RunMode = .join, keyColumn: Int = 1,

@@ -24,7 +24,7 @@ struct Lookup: ParsableCommand {
           lookup stats table.lmdb
         """,
         version: "0.1.0",
-        subcommands: [BuildCommand.self, GetCommand.self, RunCommand.self, StatsCommand.self, DumpCommand.self, CheckCommand.self])
+        subcommands: [BuildCommand.self, GetCommand.self, RunCommand.self, MapCommand.self, StatsCommand.self, DumpCommand.self, CheckCommand.self])
 
     /// Entry point: a process started as a batch worker serves tasks instead of parsing
     /// arguments.

@@ -62,15 +62,26 @@ public enum RunMode: String, Codable, Sendable, CaseIterable {
     case count
 }
 
+/// Writes `key<TAB>` before an output line when the run asks for keyed output.
+@inline(__always)
+func writeKeyPrefix(_ key: UnsafeRawBufferPointer, _ enabled: Bool, _ output: inout OutputBuffer) throws {
+    if enabled {
+        try output.append(key)
+        try output.append(9)
+    }
+}
+
 /// `join`: writes `line<delimiter>value` for each line whose key is in the table.
 public struct JoinJob: LineJob {
     var delimiter = UInt8(ascii: ",")
-    public init(context: JobContext) {}
+    let keyed: Bool
+    public init(context: JobContext) { keyed = context.options.outputKey }
     public mutating func begin(file: FileContext) { delimiter = file.delimiter }
     @inline(__always)
     public mutating func process(line: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer,
                                  value: UnsafeRawBufferPointer?, output: inout OutputBuffer) throws {
         guard let value else { return }
+        try writeKeyPrefix(key, keyed, &output)
         try output.append(line)
         try output.append(delimiter)
         try output.append(value)
@@ -80,11 +91,13 @@ public struct JoinJob: LineJob {
 
 /// `filter`: writes each line whose key is in the table.
 public struct FilterJob: LineJob {
-    public init(context: JobContext) {}
+    let keyed: Bool
+    public init(context: JobContext) { keyed = context.options.outputKey }
     @inline(__always)
     public mutating func process(line: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer,
                                  value: UnsafeRawBufferPointer?, output: inout OutputBuffer) throws {
         guard value != nil else { return }
+        try writeKeyPrefix(key, keyed, &output)
         try output.append(line)
         try output.append(10)
     }
@@ -92,11 +105,13 @@ public struct FilterJob: LineJob {
 
 /// `anti`: writes each line whose key is not in the table.
 public struct AntiJob: LineJob {
-    public init(context: JobContext) {}
+    let keyed: Bool
+    public init(context: JobContext) { keyed = context.options.outputKey }
     @inline(__always)
     public mutating func process(line: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer,
                                  value: UnsafeRawBufferPointer?, output: inout OutputBuffer) throws {
         guard value == nil else { return }
+        try writeKeyPrefix(key, keyed, &output)
         try output.append(line)
         try output.append(10)
     }

@@ -43,10 +43,6 @@ final class TaskProcessor<Job: LineJob> {
     /// Runs one task: writes its output file and returns its counts and bad lines.
     func run(_ task: TaskMessage) throws -> (TaskCounts, [BadLine]) {
         let input = try InputReader(path: task.input, maxLineLength: options.maxLineLength, blockSize: Self.blockSize)
-        let syntax = options.fieldSyntax(forPath: task.input)
-        let extractor = KeyExtractor(column: options.keyColumn, delimiter: syntax.delimiter, quoting: syntax.quoting)
-        try job.begin(file: FileContext(path: task.input, delimiter: syntax.delimiter, quoting: syntax.quoting))
-
         var fd: Int32 = -1
         if Job.writesOutput {
             fd = open(task.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -54,22 +50,44 @@ final class TaskProcessor<Job: LineJob> {
         }
         defer { if fd >= 0 { close(fd) } }
         var out = OutputBuffer(fd: fd, name: task.output, capacity: 256 << 10)
-
-        var counts = TaskCounts()
-        // Bad lines are tallied apart from `counts`, which the block loop holds inout.
-        var bad: [BadLine] = []
-        var badCount = 0
-        func noteBad(_ line: Int, _ message: String) {
-            badCount += 1
-            if bad.count < Self.badLineSamples { bad.append(BadLine(line: line, message: message)) }
-        }
-
         // A range that does not start the file begins at the first line starting in it.
         if task.start > 0 {
             try input.seek(to: task.start - 1)
             try input.skipLine()
         }
-        let end = task.end ?? Int.max
+        var lastProgress = 0
+        let result = try stream(input, path: task.input, start: task.start, end: task.end ?? Int.max,
+                                header: task.header && options.header, output: &out) { counts, _, _ in
+            if counts.bytes - lastProgress >= 32 << 20 {
+                lastProgress = counts.bytes
+                progress(counts.bytes)
+            }
+        }
+        try out.flush()
+        if fd >= 0 && fsync(fd) != 0 { throw LookupError.system("cannot sync output", path: task.output) }
+        return result
+    }
+
+    /// Processes the lines of `input` that start before byte `end` (counting from `start`,
+    /// where the reader stands), writing to `output`. After each block, `afterBlock` gets the
+    /// counts so far, the output, and the bad lines found in that block. Returns the counts
+    /// and the first bad lines.
+    func stream(_ input: InputReader, path: String, start: Int, end: Int, header: Bool, output out: inout OutputBuffer,
+                afterBlock: (TaskCounts, inout OutputBuffer, [BadLine]) throws -> Void) throws -> (TaskCounts, [BadLine]) {
+        let syntax = options.fieldSyntax(forPath: path)
+        let extractor = KeyExtractor(column: options.keyColumn, delimiter: syntax.delimiter, quoting: syntax.quoting)
+        try job.begin(file: FileContext(path: path, delimiter: syntax.delimiter, quoting: syntax.quoting))
+
+        var counts = TaskCounts()
+        // Bad lines are tallied apart from `counts`, which the block loop holds inout.
+        var bad: [BadLine] = []
+        var fresh: [BadLine] = []
+        var badCount = 0
+        func noteBad(_ line: Int, _ message: String) {
+            badCount += 1
+            if bad.count < Self.badLineSamples { bad.append(BadLine(line: line, message: message)) }
+            if fresh.count < Self.badLineSamples { fresh.append(BadLine(line: line, message: message)) }
+        }
         var scratch = saved
         saved = BlockScratch()
         var job = self.job
@@ -77,18 +95,20 @@ final class TaskProcessor<Job: LineJob> {
             saved = scratch
             self.job = job
         }
-        var lineNumber = 0  // within the task
-        var headerPending = task.header && options.header
-        var lastProgress = 0
+        var lineNumber = 0  // within this stream
+        var headerPending = header
         reading: while true {
             let blockStart = input.bytesConsumed
             if blockStart >= end { break }
             guard let next = try nextBlock(input) else { break }
+            fresh.removeAll()
             guard case .lines(let block) = next else {
                 lineNumber += 1
                 counts.lines += 1
                 noteBad(lineNumber, "line longer than the limit of \(options.maxLineLength) bytes (--max-line)")
                 try input.skipLine()
+                counts.badLines = badCount
+                try afterBlock(counts, &out, fresh)
                 continue
             }
             // Only lines that start before the end of the range are this task's.
@@ -97,16 +117,12 @@ final class TaskProcessor<Job: LineJob> {
             try process(block: block, limit: limit, scratch: &scratch, job: &job, counts: &counts,
                         lineNumber: &lineNumber, headerPending: &headerPending, extractor: extractor,
                         output: &out, noteBad: noteBad)
-            counts.bytes = min(input.bytesConsumed, end) - task.start
-            if counts.bytes - lastProgress >= 32 << 20 {
-                lastProgress = counts.bytes
-                progress(counts.bytes)
-            }
+            counts.bytes = min(input.bytesConsumed, end) - start
+            counts.badLines = badCount
+            try afterBlock(counts, &out, fresh)
             if stop { break reading }
         }
         counts.badLines = badCount
-        try out.flush()
-        if fd >= 0 && fsync(fd) != 0 { throw LookupError.system("cannot sync output", path: task.output) }
         return (counts, bad)
     }
 

@@ -39,24 +39,30 @@ public final class InputReader {
 
     /// Opens `path` ("-" for standard input). Throws a `LookupError` naming the path when it
     /// cannot be opened, is a directory, or claims to be gzip (by extension) but is not.
-    public init(path: String, maxLineLength: Int = 16 << 20, blockSize: Int = InputReader.blockSize) throws(LookupError) {
-        self.maxLineLength = maxLineLength
+    public convenience init(path: String, maxLineLength: Int = 16 << 20, blockSize: Int = InputReader.blockSize) throws(LookupError) {
         if path == "-" {
-            name = "<stdin>"
-            fd = STDIN_FILENO
-            ownsFD = false
-        } else {
-            name = path
-            let opened = open(path, O_RDONLY | O_CLOEXEC)
-            if opened < 0 { throw LookupError.system("cannot open input", path: path) }
-            var st = stat()
-            if fstat(opened, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
-                close(opened)
-                throw LookupError(.io, path: path, "is a directory, not an input file")
-            }
-            fd = opened
-            ownsFD = true
+            try self.init(openedFD: STDIN_FILENO, ownsFD: false, name: "<stdin>", namedGzip: false,
+                          maxLineLength: maxLineLength, blockSize: blockSize)
+            return
         }
+        let opened = open(path, O_RDONLY | O_CLOEXEC)
+        if opened < 0 { throw LookupError.system("cannot open input", path: path) }
+        var st = stat()
+        if fstat(opened, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+            close(opened)
+            throw LookupError(.io, path: path, "is a directory, not an input file")
+        }
+        try self.init(openedFD: opened, ownsFD: true, name: path, namedGzip: path.hasSuffix(".gz"),
+                      maxLineLength: maxLineLength, blockSize: blockSize)
+    }
+
+    /// Reads `openedFD` (closed at the end when `ownsFD`), sniffing it for gzip.
+    private init(openedFD: Int32, ownsFD: Bool, name: String, namedGzip: Bool, maxLineLength: Int,
+                 blockSize: Int) throws(LookupError) {
+        self.maxLineLength = maxLineLength
+        self.name = name
+        self.fd = openedFD
+        self.ownsFD = ownsFD
         buffer = .allocate(byteCount: max(blockSize, 4096), alignment: 16)
         // Sniff the first bytes for the gzip magic (1f 8b).
         do {
@@ -66,7 +72,6 @@ public final class InputReader {
             throw error
         }
         let looksGzip = end - start >= 2 && buffer[start] == 0x1f && buffer[start + 1] == 0x8b
-        let namedGzip = path.hasSuffix(".gz")
         if namedGzip && !looksGzip && end > start {
             cleanup()
             throw LookupError(.io, path: name, "broken .gz: not in gzip format")
@@ -82,6 +87,14 @@ public final class InputReader {
             end = 0
             atEOF = false
         }
+    }
+
+    /// Reads an already open descriptor (not closed by the reader), e.g. a pipe. Gzip input is
+    /// recognized by its magic bytes.
+    public convenience init(descriptor: Int32, name: String, maxLineLength: Int = 16 << 20,
+                            blockSize: Int = InputReader.blockSize) throws(LookupError) {
+        try self.init(openedFD: descriptor, ownsFD: false, name: name, namedGzip: false,
+                      maxLineLength: maxLineLength, blockSize: blockSize)
     }
 
     deinit { cleanup() }

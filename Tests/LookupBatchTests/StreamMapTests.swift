@@ -1,0 +1,235 @@
+// Tests of `lookup map`, the stdin-to-stdout form of the job: the same bytes as `lookup run`,
+// streaming on an open pipe, Hadoop counters, keyed output, bad lines, SIGPIPE, broken tables.
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `lookup map ...` with pipes on stdin and stdout (stderr to a file), default signals.
+/// Its descriptors are only read and written, one thread each, so it crosses threads safely.
+final class PipedLookup: @unchecked Sendable {
+    let pid: pid_t
+    let stdinFD: Int32
+    let stdoutFD: Int32
+    private let errPath: String
+
+    init(_ arguments: [String]) throws {
+        var input: [Int32] = [0, 0], output: [Int32] = [0, 0]
+        guard pipe(&input) == 0, pipe(&output) == 0 else { throw BatchTestError("pipe failed") }
+        errPath = BatchPaths.scratch + "/map-\(UUID().uuidString).err"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, input[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, output[1], 1)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        for fd in input + output { posix_spawn_file_actions_addclose(&actions, fd) }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attr, &none)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGINT, SIGTERM, SIGPIPE] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv: [UnsafeMutablePointer<CChar>?] = ([BatchPaths.lookup, "map"] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, BatchPaths.lookup, &actions, &attr, argv, environ)
+        close(input[0])
+        close(output[1])
+        if rc != 0 { throw BatchTestError("posix_spawn: \(String(cString: strerror(rc)))") }
+        pid = child
+        stdinFD = input[1]
+        stdoutFD = output[0]
+        // Our end of a pipe the child has closed must not kill the test.
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    func write(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(stdinFD, $0.baseAddress! + offset, $0.count - offset) }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+
+    /// Reads until `count` newline-terminated lines arrived (blocking; the child must send them).
+    func readLines(_ count: Int) -> [String] {
+        var data: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while data.filter({ $0 == 10 }).count < count {
+            let n = chunk.withUnsafeMutableBytes { read(stdoutFD, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            data += chunk[0..<n]
+        }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    func readAll() -> [UInt8] {
+        var data: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(stdoutFD, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            data += chunk[0..<n]
+        }
+        return data
+    }
+
+    func closeInput() { close(stdinFD) }
+    func closeOutput() { close(stdoutFD) }
+
+    /// Waits for the exit: (status or signal, whether signaled, stderr).
+    func wait() -> (status: Int32, signaled: Bool, stderr: String) {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let err = String(decoding: (try? readBytes(errPath)) ?? [], as: UTF8.self)
+        unlink(errPath)
+        let signo = status & 0x7f
+        return (signo != 0 ? signo : (status >> 8) & 0xff, signo != 0, err)
+    }
+}
+
+/// Runs `lookup map arguments` on `input`; returns stdout, exit status and stderr.
+func mapAll(_ arguments: [String], _ input: [UInt8]) throws -> (out: [UInt8], status: Int32, signaled: Bool, stderr: String) {
+    let p = try PipedLookup(arguments)
+    // Feed and drain at once (a big input would fill both pipes otherwise).
+    let writer = Thread { p.write(input); p.closeInput() }
+    writer.start()
+    let out = p.readAll()
+    let end = p.wait()
+    return (out, end.status, end.signaled, end.stderr)
+}
+
+@Suite("lookup map: streaming form of the job")
+struct StreamMapTests {
+    /// Lines of hits and misses (some CRLF, a few without a final newline at the end).
+    func sampleInput(_ fixture: TableFixture, lines: Int, seed: UInt64) -> [UInt8] {
+        var rng = BatchRNG(seed: seed)
+        var text: [UInt8] = []
+        for i in 0..<lines {
+            let key = rng.percent(50) ? fixture.keys[rng.below(fixture.keys.count)] : Array("missing-\(rng.below(1_000_000))".utf8)
+            text += key + Array(",\(i),payload".utf8) + (i % 7 == 0 ? [13, 10] : [10])
+        }
+        text.removeLast()  // no final newline
+        return text
+    }
+
+    @Test("the same output bytes as lookup run, for join, filter and anti", arguments: ["join", "filter", "anti"])
+    func sameBytesAsRun(mode: String) throws {
+        let fixture = try sharedTable.get()
+        let work = try Scratch("map-\(mode)")
+        let input = sampleInput(fixture, lines: 50_000, seed: 41)
+        try FileManager.default.createDirectory(atPath: work.file("in"), withIntermediateDirectories: true)
+        try writeBytes(work.file("in/part.csv"), input)
+        let run = try runLookup(["run", fixture.lmdb, work.file("in"), "-o", work.file("out"), "--mode", mode, "-j", "2"])
+        expectExit(run, 0, "lookup run")
+        let expected = try readBytes(work.file("out/part.csv"))
+        let mapped = try mapAll([fixture.lmdb, "--mode", mode], input)
+        #expect(mapped.status == 0 && !mapped.signaled, "\(mapped.stderr)")
+        #expect(mapped.out == expected, "map output differs from run output (\(mapped.out.count) vs \(expected.count) bytes)")
+        #expect(!expected.isEmpty)
+    }
+
+    @Test("streams: each line's result comes out while stdin is still open")
+    func streamsOnAnOpenPipe() throws {
+        let fixture = try sharedTable.get()
+        let p = try PipedLookup([fixture.lmdb, "--mode", "filter"])
+        for round in 0..<3 {
+            let key = String(decoding: fixture.keys[round * 10], as: UTF8.self)
+            p.write(Array("\(key),\(round)\n".utf8))
+            // Blocks until the mapper wrote the line: it must not wait for more input.
+            #expect(p.readLines(1) == ["\(key),\(round)"])
+        }
+        p.closeInput()
+        #expect(p.readAll().isEmpty)
+        let end = p.wait()
+        #expect(end.status == 0 && !end.signaled, "\(end.stderr)")
+    }
+
+    @Test("--hadoop counters add up to the counts; --output-key prefixes the key")
+    func hadoopCountersAndKeyedOutput() throws {
+        let fixture = try sharedTable.get()
+        let input = sampleInput(fixture, lines: 20_000, seed: 43)
+        // The reference: hits among the input lines.
+        var hits = 0
+        var expectedKeys: [String] = []
+        for line in input.split(separator: 10) {
+            let key = Array(line.prefix { $0 != 44 })
+            if fixture.map[key] != nil { hits += 1; expectedKeys.append(String(decoding: key, as: UTF8.self)) }
+        }
+        let mapped = try mapAll([fixture.lmdb, "--hadoop", "--output-key"], input)
+        #expect(mapped.status == 0, "\(mapped.stderr)")
+        var sums: [String: Int] = [:]
+        for line in mapped.stderr.split(separator: "\n") where line.hasPrefix("reporter:counter:lookup,") {
+            let parts = line.dropFirst("reporter:counter:lookup,".count).split(separator: ",")
+            sums[String(parts[0]), default: 0] += Int(parts[1]) ?? -1_000_000
+        }
+        #expect(sums["lines"] == 20_000)
+        #expect(sums["hits"] == hits)
+        #expect(sums["misses"] == 20_000 - hits)
+        #expect(mapped.stderr.contains("reporter:status:lookup: 20000 lines"))
+        let outLines = String(decoding: mapped.out, as: UTF8.self).split(separator: "\n")
+        #expect(outLines.count == hits)
+        #expect(outLines.map { String($0.prefix { $0 != "\t" }) } == expectedKeys)
+        #expect(outLines.allSatisfy { line in
+            let key = line.prefix { $0 != "\t" }
+            return line.dropFirst(key.count + 1).hasPrefix(key + ",")
+        })
+    }
+
+    @Test("bad and binary lines: reported with their line number, counted, skipped; exit 0")
+    func badLines() throws {
+        let fixture = try sharedTable.get()
+        let key = String(decoding: fixture.keys[3], as: UTF8.self)
+        var input = Array("x,\(key),1\nonly-one-field\n".utf8)
+        input += [0, 1, 2, 255, 44, 0, 10]  // binary junk: three columns? no: two
+        input += Array("y,\(key),2\n".utf8)
+        let mapped = try mapAll([fixture.lmdb, "-k", "2", "--mode", "count"], input)
+        #expect(mapped.status == 0 && !mapped.signaled, "\(mapped.stderr)")
+        #expect(mapped.stderr.contains("<stdin>:2:"), "\(mapped.stderr)")
+        #expect(!mapped.stderr.contains("Fatal") && !mapped.stderr.contains("Stack dump"))
+        #expect(String(decoding: mapped.out, as: UTF8.self) == "lines=4 hits=2 misses=1 bad_lines=1\n")
+    }
+
+    @Test("a closed stdout ends it quietly with a non-zero status")
+    func closedStdout() throws {
+        let fixture = try sharedTable.get()
+        let p = try PipedLookup([fixture.lmdb, "--mode", "anti"])
+        let line = Array("never-a-key,1,some payload to make the output larger\n".utf8)
+        p.write(line)
+        #expect(p.readLines(1).count == 1)
+        p.closeOutput()
+        // Keep feeding until the mapper notices the closed pipe and ends.
+        let writer = Thread {
+            let block = Array(repeating: line, count: 20_000).flatMap { $0 }
+            for _ in 0..<200 { p.write(block) }
+            p.closeInput()
+        }
+        writer.start()
+        let end = p.wait()
+        #expect(end.status != 0, "exit \(end.status)")
+        #expect(!end.stderr.contains("Fatal") && !end.stderr.contains("Stack dump") && !end.stderr.contains("crashed"), "\(end.stderr)")
+    }
+
+    @Test("a missing or foreign table: exit 2 with one line naming it")
+    func brokenTables() throws {
+        let work = try Scratch("map-broken")
+        try writeText(work.file("text.lmdb"), String(repeating: "not a table\n", count: 500))
+        for table in [work.file("missing.lmdb"), work.file("text.lmdb")] {
+            let mapped = try mapAll([table], Array("a,1\n".utf8))
+            #expect(mapped.status == 2 && !mapped.signaled)
+            let lines = mapped.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].contains(table), "\(mapped.stderr)")
+        }
+    }
+}
