@@ -28,23 +28,7 @@ struct MapCommand: ParsableCommand {
     @Argument(help: "The table file.")
     var table: String
 
-    @Option(help: "join, filter, anti or count.")
-    var mode: String = "join"
-
-    @Option(name: [.customShort("k"), .customLong("key-column")], help: "1-based column of the key.")
-    var keyColumn: Int = 1
-
-    @Option(name: [.customShort("d"), .customLong("delimiter")], help: "Field delimiter: one character, or tab (default: , for csv, tab for tsv).")
-    var delimiter: String?
-
-    @Option(help: "csv or tsv (default: csv).")
-    var format: String = "csv"
-
-    @Flag(help: "The first line of the input is a header: passed through (skipped in count mode).")
-    var header = false
-
-    @Option(help: "Longest line accepted, e.g. 16M; longer lines are reported and skipped.")
-    var maxLine: String = "16M"
+    @OptionGroup var job: JobOptions
 
     @Flag(help: "Write Hadoop Streaming counters (group lookup: lines, hits, misses, bad_lines) and status to stderr.")
     var hadoop = false
@@ -52,27 +36,14 @@ struct MapCommand: ParsableCommand {
     @Flag(help: "Write KEY<TAB> before each output line, so a reducer can group by key.")
     var outputKey = false
 
-    func validate() throws {
-        if RunMode(rawValue: mode) == nil { throw ValidationError("unknown --mode \(mode); use join, filter, anti or count") }
-        if format != "csv" && format != "tsv" { throw ValidationError("--format must be csv or tsv") }
-        if keyColumn < 1 { throw ValidationError("--key-column must be 1 or more") }
-        if let delimiter, parseDelimiter(delimiter) == nil {
-            throw ValidationError("--delimiter must be a single character other than a quote or newline, or 'tab'")
-        }
-        if parseSize(maxLine) == nil { throw ValidationError("--max-line must be a size like 1M") }
-    }
-
     func run() throws {
         try reportingErrors {
-            var options = RunOptions(
-                table: table, inputs: [], output: "-", mode: RunMode(rawValue: mode) ?? .join, keyColumn: keyColumn,
-                delimiter: delimiter.flatMap(parseDelimiter), format: format, header: header,
-                maxLineLength: parseSize(maxLine) ?? 16 << 20, workers: 1)
+            var options = job.runOptions(table: table, inputs: [], output: "-")
             options.outputKey = outputKey
             var mapper = StreamMapper(options: options)
             mapper.hadoop = hadoop
             let counts = try mapper.run()
-            if mode == "count" {
+            if options.mode == .count {
                 print("lines=\(counts.lines) hits=\(counts.hits) misses=\(counts.misses) bad_lines=\(counts.badLines)")
             }
         }

@@ -40,20 +40,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output directory, or - for standard output.")
     var output: String
 
-    @Option(help: "join, filter, anti or count.")
-    var mode: String = "join"
-
-    @Option(name: [.customShort("k"), .customLong("key-column")], help: "1-based column of the key.")
-    var keyColumn: Int = 1
-
-    @Option(name: [.customShort("d"), .customLong("delimiter")], help: "Field delimiter: one character, or tab (default: , for csv, tab for tsv).")
-    var delimiter: String?
-
-    @Option(help: "csv or tsv (default: from each file's extension; csv otherwise).")
-    var format: String?
-
-    @Flag(help: "The first line of each file is a header: passed through (skipped in count mode).")
-    var header = false
+    @OptionGroup var job: JobOptions
 
     @Option(name: [.customShort("j"), .customLong("workers")], help: "Worker processes (default: number of cores).")
     var workers: Int = RunOptions.defaultWorkers
@@ -63,9 +50,6 @@ struct RunCommand: ParsableCommand {
 
     @Option(help: "Times a task is retried after its worker died.")
     var retries: Int = 2
-
-    @Option(help: "Longest line accepted, e.g. 16M; longer lines are reported and skipped.")
-    var maxLine: String = "16M"
 
     @Option(parsing: .singleValue, help: "Only files whose name (or relative path) matches this glob; repeatable.")
     var include: [String] = []
@@ -89,29 +73,23 @@ struct RunCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        if RunMode(rawValue: mode) == nil { throw ValidationError("unknown --mode \(mode); use join, filter, anti or count") }
         if StartMethod(rawValue: start) == nil { throw ValidationError("unknown --start \(start); use spawn or fork") }
-        if let format, format != "csv" && format != "tsv" { throw ValidationError("--format must be csv or tsv") }
-        if keyColumn < 1 { throw ValidationError("--key-column must be 1 or more") }
         if workers < 1 { throw ValidationError("--workers must be 1 or more") }
         if retries < 0 { throw ValidationError("--retries must be 0 or more") }
-        if let delimiter, parseDelimiter(delimiter) == nil {
-            throw ValidationError("--delimiter must be a single character other than a quote or newline, or 'tab'")
-        }
-        guard let size = parseSize(maxLine), size >= 1 else { throw ValidationError("--max-line must be a size like 1M") }
-        _ = size
         if resume && overwrite { throw ValidationError("--resume and --overwrite contradict each other; pick one") }
     }
 
     func run() throws {
         var failed = false
         try reportingErrors {
-            let options = RunOptions(
-                table: table, inputs: inputs, output: output, mode: RunMode(rawValue: mode) ?? .join,
-                keyColumn: keyColumn, delimiter: delimiter.flatMap(parseDelimiter), format: format, header: header,
-                maxLineLength: parseSize(maxLine) ?? 16 << 20, workers: workers,
-                start: StartMethod(rawValue: start) ?? .spawn, retries: retries, include: include, exclude: exclude,
-                resume: resume, overwrite: overwrite)
+            var options = job.runOptions(table: table, inputs: inputs, output: output)
+            options.workers = workers
+            options.start = StartMethod(rawValue: start) ?? .spawn
+            options.retries = retries
+            options.include = include
+            options.exclude = exclude
+            options.resume = resume
+            options.overwrite = overwrite
             let runner = BatchRunner(options: options)
             runner.showProgress = progress
             let summary: RunSummary

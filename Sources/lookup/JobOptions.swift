@@ -1,0 +1,42 @@
+// JobOptions: the options that define the per-line job, shared by `run` and `map` so both read
+// lines the same way.
+import ArgumentParser
+import LookupBatch
+
+/// How each line is read and what is done with it.
+struct JobOptions: ParsableArguments {
+    @Option(help: "join, filter, anti or count.")
+    var mode: String = "join"
+
+    @Option(name: [.customShort("k"), .customLong("key-column")], help: "1-based column of the key.")
+    var keyColumn: Int = 1
+
+    @Option(name: [.customShort("d"), .customLong("delimiter")], help: "Field delimiter: one character, or tab (default: , for csv, tab for tsv).")
+    var delimiter: String?
+
+    @Option(help: "csv or tsv (default: from each file's extension, csv otherwise; csv on standard input).")
+    var format: String?
+
+    @Flag(help: "The first line of each file is a header: passed through (skipped in count mode).")
+    var header = false
+
+    @Option(help: "Longest line accepted, e.g. 16M; longer lines are reported and skipped.")
+    var maxLine: String = "16M"
+
+    func validate() throws {
+        if RunMode(rawValue: mode) == nil { throw ValidationError("unknown --mode \(mode); use join, filter, anti or count") }
+        if let format, format != "csv" && format != "tsv" { throw ValidationError("--format must be csv or tsv") }
+        if keyColumn < 1 { throw ValidationError("--key-column must be 1 or more") }
+        if let delimiter, parseDelimiter(delimiter) == nil {
+            throw ValidationError("--delimiter must be a single character other than a quote or newline, or 'tab'")
+        }
+        if (parseSize(maxLine) ?? 0) < 1 { throw ValidationError("--max-line must be a size like 1M") }
+    }
+
+    /// Run options for `table` with these job settings.
+    func runOptions(table: String, inputs: [String], output: String) -> RunOptions {
+        RunOptions(table: table, inputs: inputs, output: output, mode: RunMode(rawValue: mode) ?? .join,
+                   keyColumn: keyColumn, delimiter: delimiter.flatMap(parseDelimiter), format: format, header: header,
+                   maxLineLength: parseSize(maxLine) ?? 16 << 20)
+    }
+}
