@@ -25,6 +25,9 @@ final class TaskProcessor<Job: LineJob> {
     /// size plus about 35 bytes a line in memory per worker.
     static var blockSize: Int { 3 << 20 }
 
+    /// How many kept keys ahead the second pass prefetches values.
+    static var prefetchDistance: Int { 8 }
+
     /// What the first pass keeps of a block: where the block ends for this task, the lines
     /// whose keys were kept for lookup (in line order), and the keys themselves.
     private struct BlockScratch {
@@ -220,6 +223,7 @@ final class TaskProcessor<Job: LineJob> {
                     var value: UnsafeRawBufferPointer? = nil
                     if kept < keptCount && scratch.keptLines[kept] == Int32(index) {
                         value = scratch.batch.value(at: kept)
+                        scratch.batch.prefetchValue(at: kept + Self.prefetchDistance)
                         kept += 1
                     }
                     if value != nil { counts.hits += 1 } else { counts.misses += 1 }

@@ -3,6 +3,7 @@
 // key order with one cursor, so consecutive lookups reuse the same B+tree pages. Small: about
 // 40 bytes per kept key, reused from batch to batch.
 import CLMDB
+import CSupport
 import LMDB
 
 /// A reusable batch of keys to look up in one table.
@@ -78,6 +79,13 @@ public struct KeyBatch {
                 }
             }
         }
+    }
+
+    /// Asks the CPU to start loading the value of the `i`-th kept key (if there is one):
+    /// values are read in input order, which jumps around the map.
+    @inline(__always)
+    public func prefetchValue(at i: Int) {
+        if i < found.count, let start = found[i].start { lookup_prefetch(start) }
     }
 
     /// The value of the `i`-th kept key after `lookUp` (borrowed from the map), or `nil`.
