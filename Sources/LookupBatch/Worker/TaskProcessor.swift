@@ -194,7 +194,10 @@ final class TaskProcessor<Job: LineJob> {
         scratch.batch.removeAll()
         scratch.keptLines.removeAll(keepingCapacity: true)
         decodedKeys.reset()
-        let filter = table.keyFilter
+        // Batched lookups in key order cost the same with or without the Bloom filter (measured:
+        // 3.17 s and 3.18 s of CPU for 4M lines), so the batch job leaves the filter's pages
+        // untouched and out of memory; single lookups (`get`, the API) use it.
+        let filter: KeyFilter? = nil
         let firstLine = lineNumber
         forEachLine(block, limit: limit) { index, line in
             switch classify(line, index: index, header: header, extractor: extractor) {
