@@ -1,19 +1,25 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // The shared lookup table: an LMDB-backed key -> value table built once into one
 // memory-mapped file and read by many processes, with a Swift API and the `lookup` CLI.
 import PackageDescription
 
 let package = Package(
     name: "SharedLookup",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .library(name: "LMDB", targets: ["LMDB"]),
         .library(name: "SharedLookup", targets: ["SharedLookup"]),
         .library(name: "LookupBatch", targets: ["LookupBatch"]),
+        .library(name: "LookupServe", targets: ["LookupServe"]),
         .executable(name: "lookup", targets: ["lookup"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The HTTP service (`lookup serve`): Hummingbird over SwiftNIO, without its optional traits.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // liblmdb from the system (Debian: liblmdb-dev); no vendored sources.
@@ -29,11 +35,24 @@ let package = Package(
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         .target(name: "SharedLookup", dependencies: ["LMDB", "CZlib", "CSupport"]),
         .target(name: "LookupBatch", dependencies: ["SharedLookup"]),
+        // The read-only HTTP service in front of a table, with live table replacement.
+        .target(
+            name: "LookupServe",
+            dependencies: [
+                "SharedLookup",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]),
         .executableTarget(
             name: "lookup",
             dependencies: [
                 "SharedLookup",
                 "LookupBatch",
+                "LookupServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // A small app that uses the API; built and run by the end-to-end tests.
@@ -44,6 +63,7 @@ let package = Package(
         .testTarget(name: "SharedLookupTests", dependencies: ["SharedLookup", "LMDB"]),
         .testTarget(name: "LookupCLITests", dependencies: ["SharedLookup", "lookup", "table-example", "batch-example"]),
         .testTarget(name: "LookupBatchTests", dependencies: ["LookupBatch", "SharedLookup", "lookup"]),
+        .testTarget(name: "LookupServeTests", dependencies: ["LookupServe", "SharedLookup", "lookup"]),
     ],
     swiftLanguageModes: [.v6]
 )

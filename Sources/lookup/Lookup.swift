@@ -5,7 +5,7 @@ import LookupBatch
 import SharedLookup
 
 @main
-struct Lookup: ParsableCommand {
+struct Lookup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lookup",
         abstract: "Build a big key -> value table once, then look keys up in it from many processes.",
@@ -22,14 +22,16 @@ struct Lookup: ParsableCommand {
           lookup run table.lmdb input/ -o out/ -j 4
           cut -d, -f1 input.csv | lookup get table.lmdb --missing -
           lookup stats table.lmdb
+          lookup serve table.lmdb --port 8080
         """,
         version: "0.1.0",
-        subcommands: [BuildCommand.self, GetCommand.self, RunCommand.self, MapCommand.self, StatsCommand.self, DumpCommand.self, CheckCommand.self])
+        subcommands: [BuildCommand.self, GetCommand.self, RunCommand.self, MapCommand.self, ServeCommand.self, StatsCommand.self, DumpCommand.self, CheckCommand.self])
 
     /// Entry point: a process started as a batch worker serves tasks instead of parsing
-    /// arguments.
-    static func main() {
+    /// arguments (first, before anything else runs). `serve` is async; the other subcommands
+    /// run synchronously on the main thread as before.
+    static func main() async {
         BatchWorker.runBuiltinIfWorker()
-        main(nil)
+        await main(nil)
     }
 }

@@ -29,15 +29,25 @@ func printError(_ message: String) {
 func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
-    } catch let exit as ExitCode {
-        throw exit
-    } catch let error as LookupError {
-        printError(error.description)
-        throw Status.error
     } catch {
-        printError("\(error)")
-        throw Status.error
+        throw reported(error)
     }
+}
+
+/// Runs async `body`, turning any error into one line on stderr and exit status 2.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch {
+        throw reported(error)
+    }
+}
+
+/// The exit code for `error`, after printing it as one line on stderr (an `ExitCode` passes as is).
+private func reported(_ error: any Error) -> ExitCode {
+    if let exit = error as? ExitCode { return exit }
+    printError((error as? LookupError)?.description ?? "\(error)")
+    return Status.error
 }
 
 /// Parses sizes like `512M`, `2G`, `1.5GiB`, `100000` (bytes).

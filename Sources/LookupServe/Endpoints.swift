@@ -1,0 +1,126 @@
+// Endpoints: what each endpoint answers. Every lookup holds one served table for its whole
+// request and does all its reads in one read transaction, so a batch never mixes two tables.
+import Foundation
+import Hummingbird
+import SharedLookup
+
+/// How a batch is answered.
+enum BatchFormat {
+    /// One JSON object: `{"generation":1,"count":2,"found":1,"missing":1,"results":[...]}`.
+    case json
+    /// One JSON object per key and line: `{"key":"a","found":true,"value":"..."}`.
+    case ndjson
+}
+
+/// The header naming the table generation that answered a lookup.
+let generationHeader = HTTPFields.Element.Name("X-Lookup-Generation")
+
+extension ServeResponder {
+    /// `GET /v1/keys/{key}`: 200 with the value's bytes, 404 when the key is missing.
+    func getKey(encoded: Substring) throws -> Response {
+        let key = try RequestKeys.decodePathKey(encoded)
+        let served = live.current
+        let value: ByteBuffer? = try key.withUnsafeBytes { k in
+            try served.table.read { reader in
+                try reader.value(for: k).map { ByteBuffer(bytes: $0) }
+            }
+        }
+        metrics.lookedUp(hits: value == nil ? 0 : 1, misses: value == nil ? 1 : 0)
+        var headers = HTTPFields()
+        if let generationHeader { headers[generationHeader] = String(served.generation) }
+        guard let value else {
+            headers[.contentType] = "application/json"
+            let body = key.withUnsafeBytes { JSONText.errorBody("key not found", key: $0) }
+            return Response(status: .notFound, headers: headers, body: ResponseBody(byteBuffer: body))
+        }
+        headers[.contentType] = "application/octet-stream"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: value))
+    }
+
+    /// `POST /v1/lookup`: every key's value (or that it is missing), in the order given.
+    func lookupBatch(body: ByteBuffer, contentType: String?, format: BatchFormat) throws -> Response {
+        let keys = try RequestKeys.parseBatch(body, contentType: contentType, maxKeys: limits.maxKeysPerBatch)
+        let served = live.current
+        var found = 0
+        let output: ByteBuffer = try keys.withKeys { views in
+            try served.table.read { reader in
+                var values = [UnsafeRawBufferPointer?](repeating: nil, count: views.count)
+                try reader.lookupBatch(views) { index, value in values[index] = value }
+                found = values.reduce(0) { $1 == nil ? $0 : $0 + 1 }
+                var json = JSONText(capacity: 64 + views.count * 48)
+                if format == .json {
+                    json.raw("{\"generation\":")
+                    json.int(served.generation)
+                    json.raw(",\"count\":")
+                    json.int(views.count)
+                    json.raw(",\"found\":")
+                    json.int(found)
+                    json.raw(",\"missing\":")
+                    json.int(views.count - found)
+                    json.raw(",\"results\":[")
+                }
+                for (i, key) in views.enumerated() {
+                    if format == .json && i > 0 { json.raw(",") }
+                    json.raw("{\"key\":")
+                    json.string(bytes: key)
+                    if let value = values[i] {
+                        json.raw(",\"found\":true,\"value\":")
+                        json.string(bytes: value)
+                        json.raw("}")
+                    } else {
+                        json.raw(",\"found\":false}")
+                    }
+                    if format == .ndjson { json.raw("\n") }
+                }
+                if format == .json { json.raw("]}\n") }
+                return json.buffer
+            }
+        }
+        metrics.lookedUp(hits: found, misses: keys.count - found)
+        var headers = HTTPFields()
+        headers[.contentType] = format == .json ? "application/json" : "application/x-ndjson"
+        if let generationHeader { headers[generationHeader] = String(served.generation) }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: output))
+    }
+
+    /// What `GET /v1/stats` answers: the served file and the table's stats and metadata.
+    struct StatsBody: Encodable {
+        var generation: Int
+        var loadedAt: String
+        var device: UInt64
+        var inode: UInt64
+        var table: TableStats
+    }
+
+    /// `GET /v1/stats`.
+    func stats() throws -> Response {
+        let served = live.current
+        let body = StatsBody(generation: served.generation, loadedAt: ISO8601DateFormatter().string(from: served.loadedAt),
+                             device: served.identity.device, inode: served.identity.inode, table: try served.table.stats())
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        var bytes = ByteBuffer(bytes: try encoder.encode(body))
+        bytes.writeString("\n")
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: bytes))
+    }
+
+    /// `GET /healthz`: 200 when the served table can be read.
+    func health() throws -> Response {
+        let served = live.current
+        let entries = try served.table.count()
+        var json = JSONText()
+        json.raw("{\"status\":\"ok\",\"generation\":")
+        json.int(served.generation)
+        json.raw(",\"entries\":")
+        json.int(entries)
+        json.raw("}\n")
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: json.buffer))
+    }
+
+    /// `GET /metrics`: Prometheus text.
+    func metricsText() -> Response {
+        let text = metrics.render(table: live.current)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+}
