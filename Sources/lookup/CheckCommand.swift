@@ -18,7 +18,7 @@ struct CheckCommand: ParsableCommand {
             let report = try opened.verify()
             if report.ok {
                 let against = opened.metadata == nil ? " (no metadata to compare with)" : ", matches its metadata"
-                print("ok: \(table): \(report.records) records, content hash \(report.contentHash)\(against)")
+                try printOutput("ok: \(table): \(report.records) records, content hash \(report.contentHash)\(against)")
             } else {
                 for problem in report.problems { printError("\(table): \(problem)") }
                 failed = true

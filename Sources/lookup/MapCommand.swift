@@ -44,7 +44,7 @@ struct MapCommand: ParsableCommand {
             mapper.hadoop = hadoop
             let counts = try mapper.run()
             if options.mode == .count {
-                print("lines=\(counts.lines) hits=\(counts.hits) misses=\(counts.misses) bad_lines=\(counts.badLines)")
+                try printOutput("lines=\(counts.lines) hits=\(counts.hits) misses=\(counts.misses) bad_lines=\(counts.badLines)")
             }
         }
     }

@@ -22,7 +22,7 @@ struct StatsCommand: ParsableCommand {
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(String(decoding: try encoder.encode(stats), as: UTF8.self))
+                try printOutput(String(decoding: try encoder.encode(stats), as: UTF8.self))
                 return
             }
             var rows: [(String, String)] = [
@@ -53,9 +53,9 @@ struct StatsCommand: ParsableCommand {
                 rows.append(("metadata", "none (a plain LMDB file, not built by lookup)"))
             }
             let width = rows.map(\.0.count).max() ?? 0
-            for (name, value) in rows {
-                print(name + ":" + String(repeating: " ", count: width - name.count + 1) + value)
-            }
+            try printOutput(rows.map { name, value in
+                name + ":" + String(repeating: " ", count: width - name.count + 1) + value
+            }.joined(separator: "\n"))
         }
     }
 }

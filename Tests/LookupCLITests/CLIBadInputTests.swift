@@ -250,4 +250,20 @@ struct CLIBadInputTests {
         expectCleanError(strict, status: 2, mentions: [input], "strict build of the same input")
         #expect(mentionedLines(strict.err, path: input) == [badLines[0]], "\(strict.err)")
     }
+
+    @Test("a failed write to standard output (a full disk) exits 2 with one line naming <stdout>")
+    func fullStandardOutput() throws {
+        let dir = try TempDir("fullout")
+        let input = dir.file("t.csv"), table = dir.file("t.lmdb")
+        try writeFile(input, "a,1\nb,2\n")
+        expectSuccess(try lookup(["build", input, "-o", table]), "build")
+        let commands: [[String]] = [["get", table, "a"], ["dump", table], ["stats", table], ["stats", table, "--json"],
+                                    ["check", table], ["map", table], ["map", table, "--mode", "count"]]
+        for arguments in commands {
+            // The shell points standard output at /dev/full, where every write fails with ENOSPC.
+            let result = try run("/bin/sh", ["-c", "exec \"$0\" \"$@\" > /dev/full", Paths.lookup] + arguments,
+                                 stdin: Array("a,x\nb,y\n".utf8))
+            expectCleanError(result, status: 2, mentions: ["<stdout>"], "lookup \(arguments.joined(separator: " ")) > /dev/full")
+        }
+    }
 }
