@@ -1,4 +1,5 @@
-// stats --json against the build, and check: 0 on a sound table, 1 on one altered behind its metadata by py-lmdb.
+// stats --json against the build, and check: 0 on a sound table, 1 on one altered behind its metadata by py-lmdb
+// or damaged inside its pages (where reading it in-process dies of SIGBUS or SIGSEGV).
 import Foundation
 import Testing
 
@@ -86,5 +87,27 @@ struct CLIStatsCheckTests {
 
         // The original is still sound.
         expectSuccess(try lookup(["check", table]), "check the untouched table")
+    }
+
+    @Test("check: a table with random bytes overwritten in its pages fails its check (exit 1, one line), never crashes")
+    func checkSurvivesDamagedPages() throws {
+        let dir = try TempDir("damaged")
+        var rng = SeededRNG()
+        let (table, _, _) = try build(dir, count: 20_000, rng: &rng)
+        let original = try readFile(table)
+        let pageSize = 4096
+        // Ten differently damaged copies; most of them crash a reader that trusts the pages.
+        for copy in 0..<10 {
+            var bytes = original
+            for _ in 0..<50 {
+                // Past the two meta pages and the first tree pages: damage inside, not a truncation.
+                let at = 3 * pageSize + Int.random(in: 0..<(bytes.count - 3 * pageSize), using: &rng)
+                bytes[at] = UInt8.random(in: 0...255, using: &rng)
+            }
+            let damaged = dir.file("damaged-\(copy).lmdb")
+            try writeFile(damaged, bytes)
+            let result = try lookup(["check", damaged])
+            expectCleanError(result, status: 1, mentions: [damaged], "check of damaged copy \(copy) (seed \(rng.seed))")
+        }
     }
 }

@@ -1,0 +1,102 @@
+// IsolatedCheck: `Table.verify()` run in a child process. LMDB trusts the pages it reads: in a
+// file damaged inside (not truncated: that is caught on open), a garbage page number or node
+// size sends it outside the file, and the process dies of SIGBUS or SIGSEGV. Walking the table
+// in a forked child turns that death into a failed check for the caller.
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Table {
+    /// Verifies the table at `path` like `verify()`, but reads it in a child process, so a
+    /// table whose pages are corrupt fails its check (a problem in the report) instead of
+    /// crashing the calling process. The child opens the table itself after the fork; the
+    /// caller should not have it open. Errors opening or reading the table are thrown as the
+    /// child met them.
+    public static func verifyIsolated(path: String, options: TableOptions = TableOptions()) throws(LookupError) -> TableCheckReport {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw LookupError.system("cannot create a pipe to check the table", path: path) }
+        let pid = fork()
+        if pid < 0 {
+            let code = errno
+            close(fds[0]); close(fds[1])
+            throw LookupError.system("cannot fork to check the table", path: path, errno: code)
+        }
+        if pid == 0 {
+            close(fds[0])
+            // Die of a bad page plainly (no crash report): the parent reports it.
+            for sig in [SIGBUS, SIGSEGV] { signal(sig, SIG_DFL) }
+            let outcome: CheckOutcome
+            do {
+                let table = try Table(path: path, options: options)
+                do {
+                    outcome = CheckOutcome(report: try table.verify())
+                } catch let error as LookupError where error.kind == .lmdb {
+                    // Opened, but LMDB met a page it cannot use (MDB_PAGE_NOTFOUND, MDB_CORRUPTED).
+                    outcome = CheckOutcome(report: TableCheckReport(records: 0, bytes: 0, contentHash: "",
+                                                                   problems: ["reading the table failed: \(error.message)"]))
+                }
+            } catch let error as LookupError {
+                outcome = CheckOutcome(error: error)
+            } catch {
+                outcome = CheckOutcome(error: LookupError(.io, path: path, "\(error)"))
+            }
+            let bytes = (try? JSONEncoder().encode(outcome)) ?? Data()
+            var pipeOut = OutputBuffer(fd: fds[1], name: "check pipe", capacity: max(bytes.count, 1))
+            let sent: Bool = bytes.withUnsafeBytes { raw in
+                do { try pipeOut.append(raw); try pipeOut.flush(); return true } catch { return false }
+            }
+            _exit(sent ? 0 : 1)
+        }
+        close(fds[1])
+        let received = readAll(fds[0])
+        close(fds[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let signal = status & 0x7f
+        if signal != 0 {
+            let name = signal == SIGBUS ? "SIGBUS" : signal == SIGSEGV ? "SIGSEGV" : "signal \(signal)"
+            return TableCheckReport(records: 0, bytes: 0, contentHash: "", problems: [
+                "reading the table's pages failed (\(name)): the file is damaged; rebuild it or copy it again"])
+        }
+        guard let outcome = try? JSONDecoder().decode(CheckOutcome.self, from: Data(received)) else {
+            throw LookupError(.io, path: path, "the process checking the table ended without a report (exit status \((status >> 8) & 0xff))")
+        }
+        if let report = outcome.report { return report }
+        throw LookupError(LookupError.Kind(rawValue: outcome.kind ?? "") ?? .io, path: outcome.path,
+                          line: outcome.line, outcome.message ?? "check failed")
+    }
+}
+
+/// Everything `fd` delivers until end of file (or an error).
+private func readAll(_ fd: Int32) -> [UInt8] {
+    var received = [UInt8]()
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return received }
+        received += buffer[0..<n]
+    }
+}
+
+/// What the checking child sends back: its report, or the error it met.
+private struct CheckOutcome: Codable {
+    var report: TableCheckReport?
+    var kind: String?
+    var path: String?
+    var line: Int?
+    var message: String?
+
+    init(report: TableCheckReport) { self.report = report }
+
+    init(error: LookupError) {
+        kind = error.kind.rawValue
+        path = error.path
+        line = error.line
+        message = error.message
+    }
+}
