@@ -284,6 +284,22 @@ struct BatchBadInputTests {
         #expect(added.isEmpty, "refused runs created \(added) inside the input directory")
     }
 
+    @Test("OUT that cannot be created (a file in the way, a path under a file) is refused with exit 2, saying why")
+    func outputCannotBeCreated() throws {
+        let table = try sharedTable.get()
+        let work = try Scratch("uncreatable")
+        let input = work.file("in")
+        _ = try goodFile(input, "a.csv", lines: 10, seed: 12, table: table)
+        let blocker = work.file("blocker")
+        try writeText(blocker, "a file, not a directory\n")
+        for (out, reason) in [(blocker + "/out", "in the way"), (blocker + "/deeper/out", "in the way")] {
+            let (r, _) = try run(table, [input], out: out, work)
+            expectExit(r, 2, "-o \(out)")
+            #expect(r.stderr.split(separator: "\n").count == 1, "-o \(out): one line expected: \(r.stderr)")
+            #expect(r.says(blocker, "cannot create directory", reason), "-o \(out): should name \(blocker) and say why: \(r.stderr)")
+        }
+    }
+
     @Test("OUT that already holds results is refused (exit 2) and left untouched unless --resume or --overwrite")
     func outputHoldsResults() throws {
         let table = try sharedTable.get()

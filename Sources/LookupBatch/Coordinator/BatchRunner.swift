@@ -477,14 +477,23 @@ func appendFile(_ path: String, to fd: Int32, name: String) throws {
     }
 }
 
-/// Creates the parent directories of `path`.
+/// Creates the parent directories of `path`; an error names the directory that could not be
+/// made and why (permission denied, read-only file system, a file in the way).
 func makeParents(of path: String) throws {
-    let parent = (path as NSString).deletingLastPathComponent
-    if parent.isEmpty { return }
-    do {
-        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-    } catch {
-        throw LookupError(.io, path: parent, "cannot create directory")
+    try makeDirectory((path as NSString).deletingLastPathComponent)
+}
+
+/// Creates `dir` and its missing ancestors (`mkdir -p`).
+private func makeDirectory(_ dir: String) throws {
+    if dir.isEmpty || dir == "/" || dir == "." { return }
+    var info = stat()
+    if stat(dir, &info) == 0 {
+        if info.st_mode & S_IFMT == S_IFDIR { return }
+        throw LookupError(.io, path: dir, "cannot create directory: a file of that name is in the way")
+    }
+    try makeDirectory((dir as NSString).deletingLastPathComponent)
+    if mkdir(dir, 0o777) != 0 && errno != EEXIST {
+        throw LookupError.system("cannot create directory", path: dir)
     }
 }
 
