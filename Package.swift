@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "SharedLookupTests", dependencies: ["SharedLookup", "LMDB"]),
         .testTarget(name: "LookupCLITests", dependencies: ["SharedLookup", "lookup", "table-example", "batch-example"]),
         .testTarget(name: "LookupBatchTests", dependencies: ["LookupBatch", "SharedLookup", "lookup"]),
-        .testTarget(name: "LookupServeTests", dependencies: ["LookupServe", "SharedLookup", "lookup"]),
+        .testTarget(name: "LookupServeTests", dependencies: ["LookupServe", "SharedLookup", "lookup", .product(name: "NIOCore", package: "swift-nio")]),
     ],
     swiftLanguageModes: [.v6]
 )
