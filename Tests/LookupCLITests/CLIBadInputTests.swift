@@ -251,6 +251,22 @@ struct CLIBadInputTests {
         #expect(mentionedLines(strict.err, path: input) == [badLines[0]], "\(strict.err)")
     }
 
+    @Test("a wrong option value exits 64 (as the README says) and names the option, without touching files")
+    func usageErrors() throws {
+        let dir = try TempDir("usage")
+        let input = dir.file("t.csv"), table = dir.file("t.lmdb")
+        try writeFile(input, "a,1\n")
+        for (arguments, option) in [(["build", input, "-o", table, "-k", "0"], "--key-column"),
+                                    (["build", input, "-o", table, "--memory", "lots"], "--memory"),
+                                    (["run", table, input, "-o", dir.file("out"), "-j", "0"], "--workers")] {
+            let result = try lookup(arguments)
+            #expect(!result.signaled && result.status == 64, "\(arguments): \(result.summary)")
+            #expect(result.err.contains(option), "\(arguments): \(result.err)")
+            for marker in crashMarkers { #expect(!result.err.contains(marker)) }
+        }
+        #expect(dir.names().sorted() == ["t.csv"], "usage errors wrote files: \(dir.names())")
+    }
+
     @Test("a failed write to standard output (a full disk) exits 2 with one line naming <stdout>")
     func fullStandardOutput() throws {
         let dir = try TempDir("fullout")
