@@ -221,6 +221,26 @@ struct StreamMapTests {
         #expect(!end.stderr.contains("Fatal") && !end.stderr.contains("Stack dump") && !end.stderr.contains("crashed"), "\(end.stderr)")
     }
 
+    @Test("an interrupted stdin: cut mid-line, the partial line counts as a last line (exit 0); SIGTERM mid-stream ends it quietly")
+    func interruptedStdin() throws {
+        let fixture = try sharedTable.get()
+        let key = String(decoding: fixture.keys[5], as: UTF8.self)
+        // The writer stops in the middle of a line (it died, or the split ended there).
+        let cut = try mapAll([fixture.lmdb, "--mode", "count"], Array("\(key),1\nnever-a-key,2\n\(key),3\n\(key.prefix(3))".utf8))
+        #expect(cut.status == 0 && !cut.signaled, "\(cut.stderr)")
+        #expect(String(decoding: cut.out, as: UTF8.self) == "lines=4 hits=2 misses=2 bad_lines=0\n")
+
+        // The engine kills the task while stdin is still open.
+        let p = try PipedLookup([fixture.lmdb])
+        p.write(Array("\(key),1\n".utf8))
+        #expect(p.readLines(1) == ["\(key),1,\(String(decoding: fixture.map[fixture.keys[5]] ?? [], as: UTF8.self))"])
+        kill(p.pid, SIGTERM)
+        let end = p.wait()
+        #expect(end.signaled && end.status == SIGTERM, "status \(end.status)")
+        #expect(!end.stderr.contains("Fatal") && !end.stderr.contains("crashed") && !end.stderr.contains("Backtrac"), "\(end.stderr)")
+        p.closeInput()
+    }
+
     @Test("a missing or foreign table: exit 2 with one line naming it")
     func brokenTables() throws {
         let work = try Scratch("map-broken")
