@@ -14,6 +14,10 @@ public struct Transaction: ~Copyable {
     public let isReadOnly: Bool
     private var finished = false
 
+    /// The transaction's ID (`mdb_txn_id`): for a read transaction the ID of the snapshot it
+    /// reads, for a write transaction the ID its commit will have.
+    public var id: Int { Int(mdb_txn_id(handle)) }
+
     init(environment: Environment, readOnly: Bool) throws(LMDBError) {
         try environment.checkProcess()
         var txn: OpaquePointer?
@@ -82,6 +86,21 @@ public struct Transaction: ~Copyable {
         if rc == MDB_SUCCESS { return true }
         if rc == MDB_KEYEXIST && flags.contains(.noOverwrite) { return false }
         throw LMDBError(code: rc, operation: "mdb_put", path: environment.path)
+    }
+
+    /// Reserves `count` bytes for the value of `key` (`mdb_put` with `MDB_RESERVE`) and
+    /// returns them for the caller to fill: no copy of a large value is made. The space is
+    /// valid until the next write in this transaction or its end.
+    public func reserve<K: LMDBBytes>(_ db: Database, _ key: K, count: Int,
+                                      flags: WriteFlags = []) throws(LMDBError) -> UnsafeMutableRawBufferPointer {
+        let result: Result<UnsafeMutableRawBufferPointer, LMDBError> = key.withLMDBBytes { key in
+            var k = MDB_val(key)
+            var v = MDB_val(mv_size: count, mv_data: nil)
+            let rc = mdb_put(handle, db.dbi, &k, &v, flags.rawValue | UInt32(MDB_RESERVE))
+            guard rc == MDB_SUCCESS else { return .failure(LMDBError(code: rc, operation: "mdb_put", path: environment.path)) }
+            return .success(UnsafeMutableRawBufferPointer(start: v.mv_data, count: count))
+        }
+        return try result.get()
     }
 
     /// Stores `value` under `key`; see `put(_:_:_:flags:)`.

@@ -33,7 +33,7 @@ struct StatsCommand: ParsableCommand {
                 ("page size", "\(stats.pageSize)"),
                 ("pages", "\(stats.branchPages) branch, \(stats.leafPages) leaf, \(stats.overflowPages) overflow; \(stats.pagesInUse) in use in the file"),
                 ("map size", "\(stats.mapSize) bytes (\(humanSize(stats.mapSize)))"),
-                ("key filter", stats.keyFilterSize > 0 ? "Bloom, \(humanSize(stats.keyFilterSize))" : "none"),
+                ("key index", stats.keyIndexSize > 0 ? "hash, \(humanSize(stats.keyIndexSize))" : "none (lookups descend the B+tree)"),
                 ("readers", stats.readersInUse.map { "\($0) of \(stats.maxReaders ?? 0)" } ?? "not tracked (read without a lock file)"),
             ]
             if let m = stats.metadata {

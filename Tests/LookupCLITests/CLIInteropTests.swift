@@ -66,11 +66,11 @@ struct CLIInteropTests {
         let stat = try run(try Paths.tool("mdb_stat"), ["-n", "-s", "data", table])
         expectSuccess(stat, "mdb_stat -n -s data")
         #expect(mdbStatEntries(stat.out) == csv.expected.count, "mdb_stat: \(stat.out)")
-        // The main database holds just the named databases: data, meta and filter.
+        // The main database holds just the named databases: data, meta and index.
         let main = try run(try Paths.tool("mdb_stat"), ["-n", table])
         #expect(mdbStatEntries(main.out) == 3, "mdb_stat main: \(main.out)")
         let names = try run(try Paths.tool("mdb_dump"), ["-n", "-p", table])
-        #expect(names.out.contains(" data\n") && names.out.contains(" meta\n") && names.out.contains(" filter\n"),
+        #expect(names.out.contains(" data\n") && names.out.contains(" meta\n") && names.out.contains(" index\n"),
                 "mdb_dump of the main database: \(names.out)")
     }
 

@@ -1,6 +1,6 @@
 // TaskProcessor: the hot loop of a worker. Reads a task's lines in large blocks; a first pass
-// finds each line's key and collects the keys the Bloom filter cannot rule out, which are then
-// looked up in key order with one cursor (much faster than one descent per line); a second
+// finds each line's key and collects the keys, which are then looked up together (KeyBatch:
+// through the table's key index with prefetches, or in key order with one cursor); a second
 // pass hands every line to the job in input order with its value.
 import SharedLookup
 
@@ -194,10 +194,6 @@ final class TaskProcessor<Job: LineJob> {
         scratch.batch.removeAll()
         scratch.keptLines.removeAll(keepingCapacity: true)
         decodedKeys.reset()
-        // Batched lookups in key order cost the same with or without the Bloom filter (measured:
-        // 3.17 s and 3.18 s of CPU for 4M lines), so the batch job leaves the filter's pages
-        // untouched and out of memory; single lookups (`get`, the API) use it.
-        let filter: KeyFilter? = nil
         let firstLine = lineNumber
         forEachLine(block, limit: limit) { index, line in
             switch classify(line, index: index, header: header, extractor: extractor) {
@@ -207,7 +203,7 @@ final class TaskProcessor<Job: LineJob> {
                 // A key decoded from quotes lives in the extractor: keep a stable copy.
                 let stable = (key.count > 0 && (key.baseAddress! < block.baseAddress! || key.baseAddress! >= block.baseAddress! + block.count))
                     ? decodedKeys.add(key) : key
-                if scratch.batch.add(stable, filter: filter) { scratch.keptLines.append(Int32(index)) }
+                if scratch.batch.add(stable) { scratch.keptLines.append(Int32(index)) }
             case .bad(let why):
                 noteBad(firstLine + index + 1, why)
             }

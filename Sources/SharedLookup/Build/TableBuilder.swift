@@ -1,7 +1,7 @@
 // TableBuilder: builds a table file from records (input files in any RecordFormat, or records
 // added through the API): sorts them within a memory budget, applies the duplicate policy,
 // bulk-loads them in key order with MDB_APPEND into a temp file beside the destination,
-// stores the metadata, fsyncs, and renames the file over the destination.
+// stores the key index and the metadata, fsyncs, and renames the file over the destination.
 import Foundation
 import LMDB
 
@@ -37,8 +37,10 @@ public struct BuildOptions: Sendable {
     public var temporaryDirectory: String?
     /// The longest input line accepted.
     public var maxLineLength: Int
-    /// Store a Bloom filter of the keys in the table, so lookups of missing keys are cheap.
-    public var keyFilter: Bool = true
+    /// Store a hash index of the keys in the table (about 10 bytes a key), so a lookup costs
+    /// a cache line or two instead of a B+tree descent. Built in memory after the records are
+    /// loaded; left out when it would need more than `memoryBudget`.
+    public var keyIndex: Bool = true
 
     /// Creates options with sensible defaults (1 GiB sort memory, strict errors).
     public init(format: RecordFormat? = nil, record: RecordOptions = RecordOptions(), duplicates: DuplicatePolicy = .error,
@@ -242,16 +244,11 @@ public final class TableBuilder {
         var hash = ContentHash()
         var written = 0
         var dropped = 0
-        // The key filter is sized for every record read (duplicates only make it sparser).
-        let filterSize = options.keyFilter ? KeyFilter.storedSize(forKeys: sorter.count) : 0
-        let filter = UnsafeMutableRawBufferPointer.allocate(byteCount: filterSize, alignment: 64)
-        defer { filter.deallocate() }
-        if options.keyFilter { KeyFilter.initialize(filter, keys: sorter.count) }
         do {
-            let (data, meta, filterDB) = try env.write { txn in
+            let (data, meta, indexDB) = try env.write { txn in
                 (try txn.openDatabase(TableLayout.dataDatabase, flags: .create),
                  try txn.openDatabase(TableLayout.metaDatabase, flags: .create),
-                 options.keyFilter ? try txn.openDatabase(TableLayout.filterDatabase, flags: .create) : nil)
+                 options.keyIndex ? try txn.openDatabase(TableLayout.indexDatabase, flags: .create) : nil)
             }
             // Pending record: held back until the next key shows it is not a duplicate.
             var pendingKey: [UInt8] = []
@@ -271,7 +268,6 @@ public final class TableBuilder {
                                 try pendingValue.withUnsafeBytes { v in
                                     try cursor.put(k, v, flags: .append)
                                     hash.add(key: k, value: v)
-                                    if filterSize > 0 { KeyFilter.add(k, to: filter) }
                                 }
                             }
                             written += 1
@@ -321,10 +317,19 @@ public final class TableBuilder {
                 contentHash: hash.hex)
             let encoded = try metadata.encoded()
             sorter.releaseMemory()
-            try growMapIfNeeded(env, headroom: encoded.count * 2 + filterSize * 2 + (1 << 20))
+            // The index is built in LMDB's own buffer for the value, in memory until the commit.
+            let indexSize = KeyIndex.storedSize(forKeys: written)
+            let withIndex = indexDB != nil && written > 0 && indexSize <= options.memoryBudget
+            try growMapIfNeeded(env, headroom: encoded.count * 2 + (withIndex ? indexSize * 2 : 0) + (1 << 20))
             try env.write { txn in
                 try txn.put(meta, TableLayout.metadataKey, encoded)
-                if let filterDB { try txn.put(filterDB, TableLayout.filterKey, UnsafeRawBufferPointer(filter)) }
+                if let indexDB, withIndex {
+                    let stored = try txn.reserve(indexDB, TableLayout.indexKey, count: indexSize)
+                    // Records whose nodes do not look as expected: no index (lookups use the B+tree).
+                    if try !KeyIndex.write(into: stored, records: written, data: data, transaction: txn) {
+                        try txn.delete(indexDB, TableLayout.indexKey)
+                    }
+                }
             }
             try env.sync(force: true)
             let fd = try env.fileDescriptor()

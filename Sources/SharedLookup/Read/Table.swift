@@ -38,10 +38,10 @@ enum TableLayout {
     static let metaDatabase = "meta"
     /// The key of the metadata JSON in the meta database.
     static let metadataKey = "metadata"
-    /// The key filter lives in this named database, under `filterKey`.
-    static let filterDatabase = "filter"
-    /// The key of the Bloom filter in the filter database.
-    static let filterKey = "bloom"
+    /// The key index lives in this named database, under `indexKey`.
+    static let indexDatabase = "index"
+    /// The key of the hash index in the index database.
+    static let indexKey = "hash"
 }
 
 /// Statistics of a table: its B+tree, its file, its map and its metadata.
@@ -66,8 +66,8 @@ public struct TableStats: Sendable, Codable, Equatable {
     public var readersInUse: Int?, maxReaders: Int?
     /// The table's metadata; `nil` for a plain LMDB file not built by `lookup`.
     public var metadata: TableMetadata?
-    /// Size in bytes of the key filter (0 when the table has none).
-    public var keyFilterSize: Int = 0
+    /// Size in bytes of the key index (0 when the table has none).
+    public var keyIndexSize: Int = 0
 }
 
 /// A lookup table opened read-only.
@@ -87,9 +87,10 @@ public final class Table: @unchecked Sendable {
     public let metadata: TableMetadata?
     /// Size of the table file when opened.
     public let fileSize: Int
-    /// The table's key filter, read from the map (`nil` for tables without one). Its bits
-    /// stay valid while the table is open: a table file is never written in place.
-    public let keyFilter: KeyFilter?
+    /// The table's hash index, read from the map (`nil` for tables without one, or one that
+    /// does not match the file). It stays valid while the table is open: a table file is never
+    /// written in place.
+    public let keyIndex: KeyIndex?
 
     /// Opens the table at `path` read-only. Fails with a clear `LookupError` for a missing,
     /// foreign or truncated file.
@@ -121,7 +122,8 @@ public final class Table: @unchecked Sendable {
         if options.useLockFile { _ = try? env.clearStaleReaders() }
         self.environment = env
         do {
-            (database, metadata, keyFilter) = try env.read { txn in
+            let fileSize = self.fileSize
+            (database, metadata, keyIndex) = try env.read { txn in
                 let main = try txn.openDatabase()
                 // A table built by `lookup` keeps records in "data" and metadata in "meta";
                 // any other LMDB file is read from its main database.
@@ -134,13 +136,20 @@ public final class Table: @unchecked Sendable {
                    let bytes = try txn.get(meta, TableLayout.metadataKey) {
                     metadata = try? TableMetadata.decode(bytes)
                 }
-                var filter: KeyFilter?
-                if try txn.get(main, TableLayout.filterDatabase) != nil,
-                   let db = try? txn.openDatabase(TableLayout.filterDatabase),
-                   let bytes = try txn.get(db, TableLayout.filterKey) {
-                    filter = KeyFilter(stored: bytes)
+                var index: KeyIndex?
+                if try txn.get(main, TableLayout.indexDatabase) != nil,
+                   let db = try? txn.openDatabase(TableLayout.indexDatabase),
+                   let bytes = try txn.get(db, TableLayout.indexKey) {
+                    // Use it only where it points at the records the B+tree has.
+                    let ends = try txn.withCursor(data) { cursor in (try cursor.first()?.key, try cursor.last()?.key) }
+                    if let first = ends.0?.baseAddress,
+                       let map = KeyIndex.mapBase(record: first, pageSize: try txn.stat(data).pageSize),
+                       let candidate = KeyIndex(stored: bytes, map: map, fileSize: fileSize),
+                       KeyIndex.agrees(bytes, map: map, transaction: txn.id, first: ends.0, last: ends.1) {
+                        index = candidate
+                    }
                 }
-                return (data, metadata, filter)
+                return (data, metadata, index)
             }
         } catch let error as LMDBError {
             throw LookupError(error, path: path)
@@ -221,6 +230,6 @@ public final class Table: @unchecked Sendable {
             branchPages: stat.branchPages, leafPages: stat.leafPages, overflowPages: stat.overflowPages,
             pagesInUse: info.lastPageNumber + 1, mapSize: info.mapSize,
             readersInUse: locked ? info.readersInUse : nil, maxReaders: locked ? info.maxReaders : nil,
-            metadata: metadata, keyFilterSize: keyFilter?.size ?? 0)
+            metadata: metadata, keyIndexSize: keyIndex?.size ?? 0)
     }
 }

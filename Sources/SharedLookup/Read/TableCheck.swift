@@ -1,5 +1,6 @@
 // TableCheck: walks a whole table and verifies it against its metadata: every page readable,
-// keys strictly ascending and of legal size, record count and content hash as recorded.
+// keys strictly ascending and of legal size, every record found through the key index,
+// record count and content hash as recorded.
 import LMDB
 
 /// The result of `Table.verify()`.
@@ -24,7 +25,7 @@ extension Table {
         var bytes = 0
         var hash = ContentHash()
         var previous: [UInt8] = []
-        var outOfOrder = 0, badKeys = 0, filterMisses = 0
+        var outOfOrder = 0, badKeys = 0, indexMisses = 0
         try read { reader in
             _ = try reader.withCursor { cursor in
                 try cursor.forEach { entry in
@@ -35,7 +36,16 @@ extension Table {
                     previous.removeAll(keepingCapacity: true)
                     previous.append(contentsOf: entry.key)
                     hash.add(key: entry.key, value: entry.value)
-                    if let filter = keyFilter, !filter.mayContain(entry.key) { filterMisses += 1 }
+                    if let index = keyIndex {
+                        switch index.find(entry.key, hash: KeyIndex.hash(entry.key)) {
+                        case .found(let value):
+                            if value.baseAddress != entry.value.baseAddress || value.count != entry.value.count { indexMisses += 1 }
+                        case .missing:
+                            indexMisses += 1
+                        case .unknown:
+                            break  // a value in overflow pages: lookups ask the B+tree
+                        }
+                    }
                     return true
                 }
             }
@@ -43,7 +53,7 @@ extension Table {
             if entries != records { problems.append("the B+tree says \(entries) entries but \(records) were walked") }
         }
         if outOfOrder > 0 { problems.append("\(outOfOrder) keys out of order") }
-        if filterMisses > 0 { problems.append("the key filter does not know \(filterMisses) keys of the table") }
+        if indexMisses > 0 { problems.append("the key index does not find \(indexMisses) records of the table") }
         if badKeys > 0 { problems.append("\(badKeys) keys empty or longer than 511 bytes") }
         if let metadata {
             if metadata.records != records {

@@ -1,5 +1,5 @@
 // TableReader: lookups inside one read transaction, the hot path of every job. Point lookups
-// (`mdb_get`), batches looked up in key order with one cursor, scans and counts.
+// (through the key index, or `mdb_get`), batches (see KeyBatch), scans and counts.
 import CLMDB
 import LMDB
 
@@ -24,7 +24,18 @@ public struct TableReader: ~Copyable {
     public func value(for key: UnsafeRawBufferPointer) throws(LookupError) -> UnsafeRawBufferPointer? {
         // LMDB rejects empty and over-long keys with EINVAL; they cannot be in the table.
         if key.isEmpty || key.count > 511 { return nil }
-        if let filter = table.keyFilter, !filter.mayContain(key) { return nil }
+        if let index = table.keyIndex {
+            switch index.find(key, hash: KeyIndex.hash(key)) {
+            case .found(let value): return value
+            case .missing: return nil
+            case .unknown: break
+            }
+        }
+        return try treeValue(for: key)
+    }
+
+    /// The value for `key` from the B+tree (`mdb_get`), or `nil`.
+    func treeValue(for key: UnsafeRawBufferPointer) throws(LookupError) -> UnsafeRawBufferPointer? {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val()
         let rc = mdb_get(txn, dbi, &k, &v)
@@ -39,9 +50,10 @@ public struct TableReader: ~Copyable {
         try key.withLMDBBytes { k in try body(try value(for: k)) }
     }
 
-    /// Looks up every key of `keys` (in key order, with one cursor) and calls `body(index,
-    /// value)` for each, where `index` is the key's position in `keys`. Calls for keys the
-    /// filter rules out come first, then the others in `keys` order.
+    /// Looks up every key of `keys` together (much faster than one by one) and calls
+    /// `body(index, value)` for each, where `index` is the key's position in `keys`. Calls for
+    /// keys that cannot be in a table (empty, over 511 bytes) come first, then the others in
+    /// `keys` order.
     public func lookupBatch<K: LMDBBytes>(_ keys: [K], _ body: (Int, UnsafeRawBufferPointer?) throws -> Void) throws {
         // Borrow every key's bytes for the duration (Strings may need a contiguous copy).
         var owned: [[UInt8]] = []
@@ -62,15 +74,14 @@ public struct TableReader: ~Copyable {
         }
     }
 
-    /// Looks up `keys` in key order with one cursor; see `lookupBatch(_:_:)` for `[K]`.
-    /// For repeated batches without allocation, use `KeyBatch`.
+    /// Looks up `keys` together; see `lookupBatch(_:_:)` for `[K]`. For repeated batches
+    /// without allocation, use `KeyBatch`.
     public func lookupBatch(_ keys: [UnsafeRawBufferPointer], _ body: (Int, UnsafeRawBufferPointer?) throws -> Void) throws {
-        // Keys the filter rules out are answered at once; the rest are looked up in key order.
         var batch = KeyBatch()
         var kept: [Int32] = []
         kept.reserveCapacity(keys.count)
         for (i, key) in keys.enumerated() {
-            if batch.add(key, filter: table.keyFilter) { kept.append(Int32(i)) } else { try body(i, nil) }
+            if batch.add(key) { kept.append(Int32(i)) } else { try body(i, nil) }
         }
         try batch.lookUp(in: self)
         for (position, index) in kept.enumerated() { try body(Int(index), batch.value(at: position)) }
