@@ -86,7 +86,7 @@ struct BatchBadInputTests {
         #expect(Set(readJobLog(out).map(\.input)) == Set([plain.path, goodSpec.path]))
     }
 
-    @Test("binary junk (random bytes, NUL, long keys): processed, counted as misses or bad lines, no crash")
+    @Test("binary junk (random bytes, NUL, long keys): lines with a NUL byte reported as file:line and counted as bad, the rest processed; no crash")
     func binaryJunk() throws {
         let table = try sharedTable.get()
         let work = try Scratch("junk")
@@ -127,6 +127,13 @@ struct BatchBadInputTests {
             #expect(s.counts.lines == exactRef.counts.lines + wildRef.counts.lines + normal.ref.counts.lines,
                     "binary junk: \(s.counts.lines) lines counted, the files have \(exactRef.counts.lines + wildRef.counts.lines + normal.ref.counts.lines)")
             #expect(s.counts.hits + s.counts.misses + s.counts.badLines == s.counts.lines, "binary junk: counts do not add up: \(s.counts)")
+            // Lines with a NUL byte are binary data: each reported (the first few) with its line.
+            let junkPath = input + "/junk.csv"
+            let reported = reportedLines(r.stderr, path: junkPath)
+            #expect(exactRef.counts.bad > 100 && !reported.isEmpty && Set(reported).isSubset(of: Set(exactRef.badLines)),
+                    "junk.csv: reported \(reported), reference bad lines \(exactRef.badLines.prefix(20))")
+            #expect(r.says(junkPath, "NUL byte"), "the message should say the line holds binary data: \(r.err)")
+            #expect(s.counts.badLines >= exactRef.counts.bad + wildRef.counts.bad, "binary junk: \(s.counts)")
             expectFile(out + "/junk.csv", equals: exactRef.output(mode), "junk.csv --mode \(mode.rawValue)")
             expectFile(out + "/normal.csv", equals: normal.ref.output(mode), "normal.csv --mode \(mode.rawValue)")
             #expect(fileExists(out + "/wild.csv"), "wild.csv has no output")

@@ -110,8 +110,8 @@ func loadTableCSV(_ bytes: [UInt8]) -> [[UInt8]: [UInt8]] {
 
 /// Runs the reference over one input's (decompressed) bytes: each line (split on "\n", a
 /// trailing "\r" stripped, a missing final newline still ending the last line) is split on
-/// `delimiter`; column `keyColumn` is the key. Lines longer than `maxLine` or without the key
-/// column are bad (counted, not written). Hits go to join (`line<delim>value`) and filter,
+/// `delimiter`; column `keyColumn` is the key. Lines longer than `maxLine`, holding a NUL byte
+/// (binary data) or without the key column are bad (counted, not written). Hits go to join (`line<delim>value`) and filter,
 /// misses to anti.
 func referenceRun(_ input: [UInt8], table: [[UInt8]: [UInt8]], delimiter: UInt8 = 44, keyColumn: Int = 1,
                   maxLine: Int = Int.max) -> Reference {
@@ -130,6 +130,8 @@ func referenceRun(_ input: [UInt8], table: [[UInt8]: [UInt8]], delimiter: UInt8 
             let line = UnsafeRawBufferPointer(rebasing: raw[start..<end])
             start = nl + 1
             if line.count > maxLine { ref.counts.bad += 1; ref.badLines.append(number); continue }
+            // A NUL byte: binary data, not a text line.
+            if line.contains(0) { ref.counts.bad += 1; ref.badLines.append(number); continue }
             // Column `keyColumn`: the text between the (k-1)th and kth delimiter.
             var fieldStart = 0
             var column = 1

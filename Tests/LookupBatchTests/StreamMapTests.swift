@@ -192,13 +192,14 @@ struct StreamMapTests {
         let fixture = try sharedTable.get()
         let key = String(decoding: fixture.keys[3], as: UTF8.self)
         var input = Array("x,\(key),1\nonly-one-field\n".utf8)
-        input += [0, 1, 2, 255, 44, 0, 10]  // binary junk: three columns? no: two
+        input += [0, 1, 2, 255, 44, 0, 10]  // binary junk: NUL bytes, so not a text line
         input += Array("y,\(key),2\n".utf8)
         let mapped = try mapAll([fixture.lmdb, "-k", "2", "--mode", "count"], input)
         #expect(mapped.status == 0 && !mapped.signaled, "\(mapped.stderr)")
         #expect(mapped.stderr.contains("<stdin>:2:"), "\(mapped.stderr)")
+        #expect(mapped.stderr.contains("<stdin>:3:") && mapped.stderr.contains("NUL byte"), "\(mapped.stderr)")
         #expect(!mapped.stderr.contains("Fatal") && !mapped.stderr.contains("Stack dump"))
-        #expect(String(decoding: mapped.out, as: UTF8.self) == "lines=4 hits=2 misses=1 bad_lines=1\n")
+        #expect(String(decoding: mapped.out, as: UTF8.self) == "lines=4 hits=2 misses=0 bad_lines=2\n")
     }
 
     @Test("a closed stdout ends it quietly with a non-zero status")

@@ -151,11 +151,17 @@ final class TaskProcessor<Job: LineJob> {
         case bad(String)
     }
 
+    /// What `line` (the `index`-th of its block) holds. `mayHoldNUL`: the block has a NUL byte
+    /// somewhere (text never does), so lines are checked for one.
     @inline(__always)
-    private func classify(_ line: UnsafeRawBufferPointer, index: Int, header: Bool, extractor: KeyExtractor) -> LineKind {
+    private func classify(_ line: UnsafeRawBufferPointer, index: Int, header: Bool, mayHoldNUL: Bool,
+                          extractor: KeyExtractor) -> LineKind {
         if index == 0 && header { return .header }
         if line.count > options.maxLineLength {
             return .bad("line longer than the limit of \(options.maxLineLength) bytes (--max-line)")
+        }
+        if mayHoldNUL && line.count > 0 && memchr(line.baseAddress!, 0, line.count) != nil {
+            return .bad("line holds a NUL byte: binary data, not text")
         }
         switch extractor.key(in: line) {
         case .key(let key): return .key(key)
@@ -195,8 +201,9 @@ final class TaskProcessor<Job: LineJob> {
         scratch.keptLines.removeAll(keepingCapacity: true)
         decodedKeys.reset()
         let firstLine = lineNumber
+        let mayHoldNUL = limit > 0 && memchr(block.baseAddress!, 0, limit) != nil
         forEachLine(block, limit: limit) { index, line in
-            switch classify(line, index: index, header: header, extractor: extractor) {
+            switch classify(line, index: index, header: header, mayHoldNUL: mayHoldNUL, extractor: extractor) {
             case .header:
                 break
             case .key(let key):
@@ -210,25 +217,28 @@ final class TaskProcessor<Job: LineJob> {
         }
         try table.read { reader in
             try scratch.batch.lookUp(in: reader)
-            var kept = 0
-            let keptCount = scratch.keptLines.count
-            try forEachLine(block, limit: limit) { index, line in
-                lineNumber += 1
-                counts.lines += 1
-                switch classify(line, index: index, header: header, extractor: extractor) {
-                case .header:
-                    try job.header(line: line, output: &output)
-                case .key(let key):
-                    var value: UnsafeRawBufferPointer? = nil
-                    if kept < keptCount && scratch.keptLines[kept] == Int32(index) {
-                        value = scratch.batch.value(at: kept)
-                        scratch.batch.prefetchValue(at: kept + Self.prefetchDistance)
-                        kept += 1
+            try scratch.batch.withValues { values in
+                try scratch.keptLines.withUnsafeBufferPointer { keptLines in
+                    var kept = 0
+                    try forEachLine(block, limit: limit) { index, line in
+                        lineNumber += 1
+                        counts.lines += 1
+                        switch classify(line, index: index, header: header, mayHoldNUL: mayHoldNUL, extractor: extractor) {
+                        case .header:
+                            try job.header(line: line, output: &output)
+                        case .key(let key):
+                            var value: UnsafeRawBufferPointer? = nil
+                            if kept < keptLines.count && keptLines[kept] == Int32(index) {
+                                value = values[kept]
+                                values.prefetch(kept + Self.prefetchDistance)
+                                kept += 1
+                            }
+                            if value != nil { counts.hits += 1 } else { counts.misses += 1 }
+                            try job.process(line: line, key: key, value: value, output: &output)
+                        case .bad:
+                            break
+                        }
                     }
-                    if value != nil { counts.hits += 1 } else { counts.misses += 1 }
-                    try job.process(line: line, key: key, value: value, output: &output)
-                case .bad:
-                    break
                 }
             }
         }

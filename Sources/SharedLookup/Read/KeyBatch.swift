@@ -118,11 +118,11 @@ public struct KeyBatch {
         }
     }
 
-    /// Asks the CPU to start loading the value of the `i`-th kept key (if there is one):
-    /// values are read in input order, which jumps around the map.
-    @inline(__always)
-    public func prefetchValue(at i: Int) {
-        if i < found.count, let start = found[i].start { lookup_prefetch(start) }
+    /// Calls `body` with the values found by `lookUp`, by position among kept keys: a view
+    /// that reads them without touching the batch's storage again (no reference counting in a
+    /// hot loop).
+    public func withValues<R>(_ body: (KeyBatchValues) throws -> R) rethrows -> R {
+        try found.withUnsafeBufferPointer { try body(KeyBatchValues(found: $0)) }
     }
 
     /// The value of the `i`-th kept key after `lookUp` (borrowed from the map), or `nil`.
@@ -131,5 +131,27 @@ public struct KeyBatch {
         let f = found[i]
         guard let start = f.start else { return nil }
         return UnsafeRawBufferPointer(start: start, count: f.count)
+    }
+}
+
+/// The values of a `KeyBatch` after its lookup, lent by `KeyBatch.withValues`.
+public struct KeyBatchValues {
+    let found: UnsafeBufferPointer<KeyBatch.Found>
+
+    /// Number of kept keys.
+    public var count: Int { found.count }
+
+    /// The value of the `i`-th kept key (borrowed from the map), or `nil` for a missing key.
+    @inline(__always)
+    public subscript(i: Int) -> UnsafeRawBufferPointer? {
+        let f = found[i]
+        guard let start = f.start else { return nil }
+        return UnsafeRawBufferPointer(start: start, count: f.count)
+    }
+
+    /// Asks the CPU to start loading the value of the `i`-th kept key, if there is one.
+    @inline(__always)
+    public func prefetch(_ i: Int) {
+        if i < found.count, let start = found[i].start { lookup_prefetch(start) }
     }
 }
