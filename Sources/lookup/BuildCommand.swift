@@ -105,7 +105,7 @@ struct BuildCommand: ParsableCommand {
             }
             if !quiet {
                 let seconds = Date().timeIntervalSince(started)
-                var line = "built \(output): \(report.records) records from \(inputs.count) input\(inputs.count == 1 ? "" : "s") in \(String(format: "%.2f", seconds)) s"
+                var line = "built \(output): \(report.records) record\(report.records == 1 ? "" : "s") from \(inputs.count) input\(inputs.count == 1 ? "" : "s") in \(String(format: "%.2f", seconds)) s"
                 if report.duplicatesDropped > 0 { line += ", \(report.duplicatesDropped) duplicates dropped" }
                 if report.badRecords > 0 { line += ", \(report.badRecords) bad records skipped" }
                 if report.runsSpilled > 0 { line += ", sorted in \(report.runsSpilled) runs on disk" }

@@ -42,8 +42,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var job: JobOptions
 
-    @Option(name: [.customShort("j"), .customLong("workers")], help: "Worker processes (default: number of cores).")
-    var workers: Int = RunOptions.defaultWorkers
+    @Option(name: [.customShort("j"), .customLong("workers")], help: "Worker processes (default: the number of cores).")
+    var workers: Int?
 
     @Option(help: "How workers start: spawn (run this program again) or fork.")
     var start: String = "spawn"
@@ -74,7 +74,7 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         if StartMethod(rawValue: start) == nil { throw ValidationError("unknown --start \(start); use spawn or fork") }
-        if workers < 1 { throw ValidationError("--workers must be 1 or more") }
+        if let workers, workers < 1 { throw ValidationError("--workers must be 1 or more") }
         if retries < 0 { throw ValidationError("--retries must be 0 or more") }
         if resume && overwrite { throw ValidationError("--resume and --overwrite contradict each other; pick one") }
     }
@@ -83,7 +83,7 @@ struct RunCommand: ParsableCommand {
         var failed = false
         try reportingErrors {
             var options = job.runOptions(table: table, inputs: inputs, output: output)
-            options.workers = workers
+            options.workers = workers ?? RunOptions.defaultWorkers
             options.start = StartMethod(rawValue: start) ?? .spawn
             options.retries = retries
             options.include = include
