@@ -59,6 +59,8 @@ let package = Package(
         .executableTarget(name: "table-example", dependencies: ["SharedLookup"], path: "Examples/TableExample"),
         // A batch run with custom per-line logic in the workers; run by the end-to-end tests.
         .executableTarget(name: "batch-example", dependencies: ["LookupBatch", "SharedLookup"], path: "Examples/BatchExample"),
+        // Point-lookup timing of the Swift API (Benchmarks/run.sh builds it with --product lookup-api-bench).
+        .executableTarget(name: "lookup-api-bench", dependencies: ["SharedLookup"], path: "Benchmarks/APIBench"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "SharedLookupTests", dependencies: ["SharedLookup", "LMDB"]),
         .testTarget(name: "LookupCLITests", dependencies: ["SharedLookup", "lookup", "table-example", "batch-example"]),
