@@ -1,36 +1,45 @@
 #!/usr/bin/env bash
 # Batch-join benchmark: `lookup run --mode join` against C, Python and mawk peers.
 #
-#   Benchmarks/run-batch.sh [--keys N] [--files F] [--lines L] [--runs R] [--workers "1 2"]
+#   Benchmarks/run-batch.sh [--keys N] [--files F] [--lines L] [--runs R] [--workers "1 2 4"]
+#                           [--peer-workers "1 2"] [--max-peer-keys K] [--out PREFIX]
 #
 #   --keys N       table rows (default 5000000)
 #   --files F      input files (default 16)
 #   --lines L      lines per input file, about half of them hits (default 1000000)
 #   --runs R       measured runs of each command, interleaved (default 3)
-#   --workers LIST worker counts to measure, space-separated (default "1 2")
+#   --workers LIST worker counts of `lookup run`, space-separated (default "1 2 4")
+#   --peer-workers LIST  worker counts of the peers, those also in --workers (default "1 2")
+#   --max-peer-keys K    skip join_py_dict and mawk above K table rows (default 10000000):
+#                  each holds the table in its own heap, in every worker for join_py_dict
+#   --out PREFIX   results files PREFIX.md and PREFIX.json (default Benchmarks/results/batch-join)
 #
 # Steps: install missing deps (liblmdb-dev, lmdb-utils, mawk, python3, a C compiler, the
 # lmdb Python package), build `lookup` in release mode, compile the C peer, generate (or
 # reuse) the workload in Benchmarks/data/, build the table once with `lookup build`, warm
 # the page cache, then in each run, for each W in LIST:
 #   lookup run t.lmdb input -o DIR -j W --mode join -q
+# and, when W is a peer worker count:
 #   join_c_lmdb t.lmdb input DIR W data     join_py_lmdb.py t.lmdb input DIR W data
 #   join_py_dict.py table.csv input DIR W
-# then mawk's hash join (1 process), `lookup run -j Wmax --mode count` and
-# `lookup run -j Wmax --start fork` (Wmax: the largest W, 2 by default). Every output
+# then mawk's hash join (1 process), `lookup run -j Wp --mode count` and
+# `lookup run -j Wp --start fork` (Wp: the largest peer W, 2 by default). Every output
 # directory must be byte-identical to lookup's (cmp of every file), every hit count right.
-# Writes Benchmarks/results/batch-join.{md,json}.
+# Writes PREFIX.{md,json}.
 set -euo pipefail
 
 KEYS=5000000
 FILES=16
 LINES=1000000
 RUNS=3
-WORKERS="1 2"
+WORKERS="1 2 4"
+PEER_WORKERS="1 2"
+MAX_PEER_KEYS=10000000
+OUT=""
 SEED=1
 INVOCATION="Benchmarks/run-batch.sh${*:+ $*}"
 
-usage() { sed -n '2,10s/^# \{0,1\}//p' "$0"; exit "${1:-2}"; }
+usage() { sed -n '2,16s/^# \{0,1\}//p' "$0"; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --keys) KEYS="${2:?--keys needs a number}"; shift 2 ;;
@@ -38,64 +47,41 @@ while [ $# -gt 0 ]; do
     --lines) LINES="${2:?--lines needs a number}"; shift 2 ;;
     --runs) RUNS="${2:?--runs needs a number}"; shift 2 ;;
     --workers) WORKERS="${2:?--workers needs a list}"; shift 2 ;;
+    --peer-workers) PEER_WORKERS="${2:?--peer-workers needs a list}"; shift 2 ;;
+    --max-peer-keys) MAX_PEER_KEYS="${2:?--max-peer-keys needs a number}"; shift 2 ;;
+    --out) OUT="${2:?--out needs a path prefix}"; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "run-batch.sh: unknown argument: $1" >&2; usage 2 ;;
   esac
 done
-for v in "$KEYS" "$FILES" "$LINES" "$RUNS" $WORKERS; do
+for v in "$KEYS" "$FILES" "$LINES" "$RUNS" "$MAX_PEER_KEYS" $WORKERS $PEER_WORKERS; do
   [[ "$v" =~ ^[0-9]+$ && "$v" -gt 0 ]] || { echo "run-batch.sh: not a positive number: $v" >&2; exit 2; }
 done
 [ -n "${WORKERS// /}" ] || { echo "run-batch.sh: --workers needs at least one number" >&2; exit 2; }
 WORKERS="$(tr ' ' '\n' <<<"$WORKERS" | grep . | sort -n -u | tr '\n' ' ')"
 WORKERS="${WORKERS% }"
-WMIN="${WORKERS%% *}"
-WMAX="${WORKERS##* }"
+# The peers run at the worker counts in both lists; the extra lookup rows at the largest.
+PEER_WORKERS="$(for w in $PEER_WORKERS; do [[ " $WORKERS " != *" $w "* ]] || echo "$w"; done | sort -n -u | tr '\n' ' ')"
+PEER_WORKERS="${PEER_WORKERS% }"
+[ -n "$PEER_WORKERS" ] || { echo "run-batch.sh: no --peer-workers count is in --workers" >&2; exit 2; }
+WMAX="${PEER_WORKERS##* }"
+MEMORY_PEERS=1
+[ "$KEYS" -le "$MAX_PEER_KEYS" ] || MEMORY_PEERS=0
 TOTAL_LINES=$((FILES * LINES))
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH/.." && pwd)"
 WORK="$BENCH/work/batch"
 RESULTS="$BENCH/results"
-say() { printf '\n== %s\n' "$*" >&2; }
 fail() { echo "run-batch.sh: $*" >&2; exit 1; }
+PROG=run-batch.sh
+# shellcheck source=lib.sh
+. "$BENCH/lib.sh"
 
-# ---- dependencies -------------------------------------------------------------------
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-apt_install() {
-  command -v apt-get >/dev/null || { echo "run-batch.sh: please install: $*" >&2; exit 2; }
-  say "installing $*"
-  # A fresh image has no package lists: when the install cannot find a package, update and retry.
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" ||
-    { $SUDO apt-get update && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"; }
-}
-missing=()
-pkg_ok() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
-if command -v dpkg-query >/dev/null; then
-  for p in liblmdb-dev lmdb-utils mawk; do pkg_ok "$p" || missing+=("$p"); done
-else
-  [ -f /usr/include/lmdb.h ] || missing+=(liblmdb-dev)
-  command -v mdb_dump >/dev/null || missing+=(lmdb-utils)
-  command -v mawk >/dev/null || missing+=(mawk)
-fi
-command -v python3 >/dev/null || missing+=(python3 python3-pip)
-command -v cc >/dev/null || missing+=(gcc libc6-dev)
-[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
-if ! python3 -c 'import lmdb' 2>/dev/null; then
-  say "pip install lmdb"
-  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
-  python3 -m pip install lmdb || python3 -m pip install --break-system-packages lmdb
-  python3 -c 'import lmdb' || { echo "run-batch.sh: the lmdb Python package did not install" >&2; exit 2; }
-fi
-
-# ---- lookup (release) and the C peer -------------------------------------------------
+# ---- dependencies, lookup (release) and the C peer ----------------------------------
+ensure_deps mawk py-lmdb
 mkdir -p "$WORK/bin" "$RESULTS"
-say "swift build -c release --product lookup"
-(cd "$ROOT" && swift build -c release --product lookup) >&2
-BUILT="$(cd "$ROOT" && swift build -c release --show-bin-path)/lookup"
-[ -x "$BUILT" ] || { echo "run-batch.sh: no lookup binary at $BUILT" >&2; exit 2; }
-# Measure a private copy: a rebuild of .build during the runs must not swap the binary.
-cp "$BUILT" "$WORK/bin/lookup.tmp" && mv -f "$WORK/bin/lookup.tmp" "$WORK/bin/lookup"
+swift_build_copy "$WORK/bin" lookup
 say "compiling the C peer"
 cc -O2 -o "$WORK/bin/join_c_lmdb" "$BENCH/peers/join_c_lmdb.c" -llmdb
 
@@ -200,7 +186,8 @@ for run in $(seq 1 "$RUNS"); do
       bin/lookup run t.lmdb input -o out/lookup-j$w -j "$w" --mode join -q
     hits=$(cd out/lookup-j$w && cat "${NAMES[@]}" | wc -l)
     [ "$hits" -eq "$EXPECTED_HITS" ] || fail "lookup run -j $w wrote $hits lines, expected $EXPECTED_HITS"
-    if [ -z "$REF" ]; then REF="out/lookup-j$w"; else same_output "out/lookup-j$w" "$REF"; fi
+    if [ -z "$REF" ]; then REF="out/lookup-j$w"; else same_output "out/lookup-j$w" "$REF" && rm -rf "out/lookup-j$w"; fi
+    [[ " $PEER_WORKERS " == *" $w "* ]] || continue
 
     mkdir -p out/c-j$w
     measure "join_c_lmdb" "$w" "$run" "0" --stdout out/c-j$w.stdout -- \
@@ -213,16 +200,19 @@ for run in $(seq 1 "$RUNS"); do
     check_hits "join_py_lmdb.py $w" out/py-lmdb-j$w.stdout
     same_output out/py-lmdb-j$w "$REF" && rm -rf out/py-lmdb-j$w
 
+    [ "$MEMORY_PEERS" -eq 1 ] || continue
     measure "join_py_dict" "$w" "$run" "0" --stdout out/py-dict-j$w.stdout -- \
       python3 "$PY_DICT" table.csv input out/py-dict-j$w "$w"
     check_hits "join_py_dict.py $w" out/py-dict-j$w.stdout
     same_output out/py-dict-j$w "$REF" && rm -rf out/py-dict-j$w
   done
 
-  mkdir -p out/mawk
-  measure "mawk" 1 "$run" "0" --stdout out/mawk.stdout -- \
-    mawk -F, -v OFS=, -v OUT=out/mawk "$MAWK_PROG" table.csv "${INPUTS[@]}"
-  same_output out/mawk "$REF" && rm -rf out/mawk
+  if [ "$MEMORY_PEERS" -eq 1 ]; then
+    mkdir -p out/mawk
+    measure "mawk" 1 "$run" "0" --stdout out/mawk.stdout -- \
+      mawk -F, -v OFS=, -v OUT=out/mawk "$MAWK_PROG" table.csv "${INPUTS[@]}"
+    same_output out/mawk "$REF" && rm -rf out/mawk
+  fi
 
   measure "lookup count" "$WMAX" "$run" "0" --stdout out/count.stdout -- \
     bin/lookup run t.lmdb input -o - -j "$WMAX" --mode count -q --summary-json out/count.json
@@ -241,14 +231,17 @@ LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || true)"
 GIT_HEAD=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY=$(git -C "$ROOT" --no-optional-locks status --porcelain --untracked-files=no 2>/dev/null | wc -l)
 INPUT_BYTES=$(cat input/* | wc -c)
+SKIPPED=()
+[ "$MEMORY_PEERS" -eq 1 ] || SKIPPED+=("join_py_dict.py and mawk: $KEYS table rows is above --max-peer-keys $MAX_PEER_KEYS; each loads the whole table into its own heap, join_py_dict once more per worker (at 5M rows join_py_dict held about 1.7 GiB with 1 worker and 2.4 GiB with 2, mawk about 0.6 GiB; scaled to $KEYS rows, about $((KEYS * 2458 / 5000000)) MiB and $((KEYS * 600 / 5000000)) MiB)")
 say "results"
+[ -n "$OUT" ] || OUT="$RESULTS/batch-join"
 python3 "$BENCH/summarize_batch.py" \
-  --raw "$RAW" --build "$BUILD_LINE" --out "$RESULTS/batch-join" \
+  --raw "$RAW" --build "$BUILD_LINE" --out "$OUT" "${SKIPPED[@]/#/--skipped=}" \
   --invocation "$INVOCATION" --keys "$KEYS" --files "$FILES" --lines "$LINES" --runs "$RUNS" \
-  --workers "$WORKERS" --seed "$SEED" --expected-hits "$EXPECTED_HITS" \
+  --workers "$WORKERS" --peer-workers "$PEER_WORKERS" --seed "$SEED" --expected-hits "$EXPECTED_HITS" \
   --table-csv-bytes "$(stat -L -c %s table.csv)" --table-bytes "$(stat -c %s t.lmdb)" --input-bytes "$INPUT_BYTES" \
   --load-before "$LOAD_BEFORE" --load-after "$LOAD_AFTER" --git "$GIT_HEAD" --git-dirty "$GIT_DIRTY" \
-  --lmdb-version "$(dpkg-query -W -f='${Version}' liblmdb-dev 2>/dev/null || echo unknown)" \
+  --lmdb-version "$(lmdb_version)" \
   --py-lmdb-version "$(python3 -c 'import lmdb; print(lmdb.__version__)')" \
   --python-version "$(python3 --version 2>&1)" \
   --mawk-version "$(mawk -W version 2>&1 | head -n1)" \
