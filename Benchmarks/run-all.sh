@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The whole benchmark in one command: at each table size, builds, `get` and point lookups
+# (run.sh) and the batch join against its peers (run-batch.sh), then one summary with the
+# targets, met or not, and a chart.
+#
+#   Benchmarks/run-all.sh [--sizes "1000000 5000000 50000000"] [--files 16] [--lines 1000000]
+#                         [--runs 3] [--get-keys 1000000] [--memory 1G] [--max-peer-keys 10000000]
+#                         [--results DIR]
+#
+#   --sizes LIST      table sizes (rows), space-separated (default "1000000 5000000 50000000")
+#   --files F         join input files (default 16)
+#   --lines L         lines per input file, about half of them hits (default 1000000)
+#   --runs R          measured runs of each command, interleaved (default 3)
+#   --get-keys M      keys for `get` and the API point lookups (default 1000000)
+#   --memory SIZE     `lookup build --memory`, and the budget of the build-memory target (default 1G)
+#   --max-peer-keys K above K rows, skip the peers that hold the whole table in their heap:
+#                     join_py_dict.py (once per worker), mawk, build_py_lmdb.py (default 10000000)
+#   --results DIR     where the results go (default Benchmarks/results): DIR/size-N/build-get.*,
+#                     DIR/size-N/batch-join.*, DIR/summary.md, summary.json, summary.svg
+set -euo pipefail
+
+SIZES="1000000 5000000 50000000"
+FILES=16
+LINES=1000000
+RUNS=3
+GET_KEYS=1000000
+MEMORY=1G
+MAX_PEER_KEYS=10000000
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+RESULTS="$BENCH/results"
+INVOCATION="Benchmarks/run-all.sh${*:+ $*}"
+
+usage() { sed -n '2,20s/^# \{0,1\}//p' "$0"; exit "${1:-2}"; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --sizes) SIZES="${2:?--sizes needs a list}"; shift 2 ;;
+    --files) FILES="${2:?--files needs a number}"; shift 2 ;;
+    --lines) LINES="${2:?--lines needs a number}"; shift 2 ;;
+    --runs) RUNS="${2:?--runs needs a number}"; shift 2 ;;
+    --get-keys) GET_KEYS="${2:?--get-keys needs a number}"; shift 2 ;;
+    --memory) MEMORY="${2:?--memory needs a size}"; shift 2 ;;
+    --max-peer-keys) MAX_PEER_KEYS="${2:?--max-peer-keys needs a number}"; shift 2 ;;
+    --results) RESULTS="${2:?--results needs a directory}"; shift 2 ;;
+    -h|--help) usage 0 ;;
+    *) echo "run-all.sh: unknown argument: $1" >&2; usage 2 ;;
+  esac
+done
+for v in $SIZES "$FILES" "$LINES" "$RUNS" "$GET_KEYS" "$MAX_PEER_KEYS"; do
+  [[ "$v" =~ ^[0-9]+$ && "$v" -gt 0 ]] || { echo "run-all.sh: not a positive number: $v" >&2; exit 2; }
+done
+SIZES="$(tr ' ' '\n' <<<"$SIZES" | grep . | sort -n -u | tr '\n' ' ')"
+SIZES="${SIZES% }"
+[ -n "$SIZES" ] || { echo "run-all.sh: --sizes needs at least one number" >&2; exit 2; }
+mkdir -p "$RESULTS"
+RESULTS="$(cd "$RESULTS" && pwd)"
+
+# Disk: the largest size's data (two table.csv, the join input) and work files (three
+# tables, the join outputs), roughly, must fit; data of smaller sizes is kept for reuse.
+BIG="${SIZES##* }"
+NEED_MIB=$(( (BIG * (2 * 34 + 3 * 48) + FILES * LINES * 48 * 3) / 1048576 + 512 ))
+mkdir -p "$BENCH/data" "$BENCH/work"
+FREE_MIB=$(df -Pm "$BENCH/data" | awk 'NR==2{print $4}')
+[ "$FREE_MIB" -ge "$NEED_MIB" ] ||
+  { echo "run-all.sh: about $NEED_MIB MiB of disk needed for $BIG keys, $FREE_MIB MiB free in $BENCH/data" >&2; exit 2; }
+
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || true)"
+for n in $SIZES; do
+  printf '\n######## %s keys\n' "$n" >&2
+  mkdir -p "$RESULTS/size-$n"
+  "$BENCH/run.sh" --keys "$n" --runs "$RUNS" --get-keys "$GET_KEYS" --memory "$MEMORY" \
+    --max-peer-keys "$MAX_PEER_KEYS" --out "$RESULTS/size-$n/build-get"
+  "$BENCH/run-batch.sh" --keys "$n" --files "$FILES" --lines "$LINES" --runs "$RUNS" \
+    --workers "1 2 4" --peer-workers "1 2" --max-peer-keys "$MAX_PEER_KEYS" --out "$RESULTS/size-$n/batch-join"
+done
+
+printf '\n######## summary\n' >&2
+python3 "$BENCH/summarize_all.py" --results "$RESULTS" --sizes "$SIZES" \
+  --invocation "$INVOCATION" --load-before "$LOAD_BEFORE"
