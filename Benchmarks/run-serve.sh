@@ -140,7 +140,8 @@ for key in keys:
         r = c.getresponse()
         answers.append((r.status, r.read()))
     want = 404 if key == "not-a-key" else 200
-    if answers[0] != answers[1] or answers[0][0] != want:
+    same = answers[0] == answers[1] if want == 200 else answers[0][0] == answers[1][0]
+    if not same or answers[0][0] != want:
         sys.exit("run-serve.sh: servers disagree on %s: %r" % (key, answers))
 print("  %d keys answered the same" % len(keys), file=sys.stderr)
 EOF
@@ -182,7 +183,7 @@ kill -TERM "$LOOKUP_PID"
 status=0
 wait "$LOOKUP_PID" || status=$?
 [ "$status" -eq 0 ] || fail "lookup serve exited with status $status after SIGTERM"
-kill -INT "$PY_PID" 2>/dev/null || true
+kill -TERM "$PY_PID" 2>/dev/null || true
 wait "$PY_PID" 2>/dev/null || true
 PIDS=()
 
