@@ -29,7 +29,11 @@ public struct RunSummary: Codable, Sendable {
         let mb = Double(counts.bytes) / 1_048_576
         var text = "\(files) file\(files == 1 ? "" : "s")"
         if filesSkipped > 0 { text += " (+\(filesSkipped) already done)" }
-        text += ", \(counts.lines) lines, \(counts.hits) hits, \(counts.misses) misses, \(counts.badLines) bad lines"
+        text += ", \(counts.lines) lines"
+        // Header lines (--header) are counted as lines but are neither hits, misses nor bad.
+        let headers = counts.lines - counts.hits - counts.misses - counts.badLines
+        if headers > 0 { text += " (\(headers) header\(headers == 1 ? "" : "s"))" }
+        text += ", \(counts.hits) hits, \(counts.misses) misses, \(counts.badLines) bad lines"
         text += ", \(errors.count) error\(errors.count == 1 ? "" : "s")"
         text += String(format: " in %.2f s (%.0f lines/s, %.1f MiB/s)", seconds, linesPerSecond, seconds > 0 ? mb / seconds : 0)
         return text
