@@ -16,6 +16,10 @@ tree (CMD and all its descendants, from the ppid field of /proc/*/stat) and read
                 the two parts of PSS, each with its own peak: anonymous memory (heap,
                 stacks) and file pages (the mapped table, binaries, libraries).
 
+A sample during which a member exited is discarded (samples_discarded): the exiting process's
+share of the shared pages moves to the members read after it, so that sample would count
+them twice.
+
 Also reported: max_rss_mib (the kernel's high-water mark of the largest single process,
 from wait4's ru_maxrss, which catches peaks shorter than the sampling interval), user
 and system CPU seconds of the tree, the number of samples and the exit status. The
@@ -103,9 +107,17 @@ def main():
 
     threading.Thread(target=reap, daemon=True).start()
     peak_pss = peak_rss = peak_anon = peak_file = peak_procs = samples = 0
+    discarded = 0
     while not done.is_set():
         tree = process_tree(proc.pid)
         sums = [rollup(p) for p in tree]
+        # A member that exits during a sample hands its share of the shared pages (the
+        # mapped table) to the members read after it, so that sample counts them twice:
+        # keep only samples whose members all still hold their memory once all were read.
+        if any(s[0] > 0 and rollup(p)[0] == 0 for p, s in zip(tree, sums)):
+            discarded += 1
+            done.wait(a.interval)
+            continue
         peak_pss = max(peak_pss, sum(s[0] for s in sums))
         peak_rss = max(peak_rss, sum(s[1] for s in sums))
         peak_anon = max(peak_anon, sum(s[2] for s in sums))
@@ -132,6 +144,7 @@ def main():
         "sys_s": round(usage.ru_stime, 3),
         "procs": peak_procs,
         "samples": samples,
+        "samples_discarded": discarded,
         "exit": proc.returncode,
     }
     print(json.dumps(result), flush=True)

@@ -222,6 +222,9 @@ func bytesEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> B
 }
 
 extension KeyIndex {
+    /// While writing the index, walked pages of the map are released in steps of this size.
+    static let releaseStep = 32 << 20
+
     /// The bytes an index of `keys` keys takes.
     static func storedSize(forKeys keys: Int) -> Int {
         bucketsOffset + bucketCount(forKeys: keys) * 64
@@ -251,10 +254,20 @@ extension KeyIndex {
         var count = 0
         var first = -1, last = -1
         var sound = true
+        // The walk reads every page of the map. Those pages stay in the page cache, but they
+        // would also count in this process's memory: hand the walked ones back now and then.
+        var released = 0
+        func release(below offset: Int, always: Bool = false) {
+            let end = offset & ~(pageSize - 1)
+            guard end - released >= (always ? 1 : releaseStep) else { return }
+            _ = madvise(UnsafeMutableRawPointer(mutating: map + released), end - released, MADV_DONTNEED)
+            released = end
+        }
         _ = try txn.withCursor(data) { cursor in
             try cursor.forEach { entry in
                 let offset = entry.key.baseAddress! - map - 8
                 guard offset > 0, offset < 1 << 48, count < records else { sound = false; return false }
+                if count & 4095 == 0 { release(below: offset) }
                 let node = map + offset
                 let flags = node.loadUnaligned(fromByteOffset: 4, as: UInt16.self)
                 let keySize = Int(node.loadUnaligned(fromByteOffset: 6, as: UInt16.self))
@@ -282,6 +295,7 @@ extension KeyIndex {
                 return true
             }
         }
+        if last > 0 { release(below: last + pageSize, always: true) }
         guard sound, count == records else { return false }
         stored.storeBytes(of: UInt64(count), toByteOffset: 24, as: UInt64.self)
         stored.storeBytes(of: UInt64(max(first, 0)), toByteOffset: 32, as: UInt64.self)
