@@ -128,9 +128,7 @@ public struct KeyBatch {
     /// The value of the `i`-th kept key after `lookUp` (borrowed from the map), or `nil`.
     @inline(__always)
     public func value(at i: Int) -> UnsafeRawBufferPointer? {
-        let f = found[i]
-        guard let start = f.start else { return nil }
-        return UnsafeRawBufferPointer(start: start, count: f.count)
+        withValues { $0[i] }
     }
 }
 
