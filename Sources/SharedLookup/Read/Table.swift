@@ -140,8 +140,9 @@ public final class Table: @unchecked Sendable {
                 if try txn.get(main, TableLayout.indexDatabase) != nil,
                    let db = try? txn.openDatabase(TableLayout.indexDatabase),
                    let bytes = try txn.get(db, TableLayout.indexKey) {
-                    // Use it only where it points at the records the B+tree has.
-                    let ends = try txn.withCursor(data) { cursor in (try cursor.first()?.key, try cursor.last()?.key) }
+                    // Use it only where it points at the records the B+tree has. Pages that
+                    // cannot be read here mean no index, not a failed open: `check` reports them.
+                    let ends = (try? txn.withCursor(data) { cursor in (try cursor.first()?.key, try cursor.last()?.key) }) ?? (nil, nil)
                     if let first = ends.0?.baseAddress,
                        let map = KeyIndex.mapBase(record: first, pageSize: try txn.stat(data).pageSize),
                        let candidate = KeyIndex(stored: bytes, map: map, fileSize: fileSize),
