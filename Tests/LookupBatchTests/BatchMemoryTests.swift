@@ -22,6 +22,10 @@ struct PSSMeasurement {
         var parts: [(pid: pid_t, kB: Int)] = []
         if let c = pssKB(coordinator) { parts.append((coordinator, c)) }
         for child in children { if let k = pssKB(child) { parts.append((child, k)) } }
+        // A process that exits during a sample hands its share of the shared table pages to
+        // those read after it, so that sample counts them twice: keep only samples whose
+        // processes all still hold their memory once all were read (as Benchmarks/measure.py).
+        if parts.contains(where: { $0.kB > 0 && (pssKB($0.pid) ?? 0) == 0 }) { return }
         let sum = parts.reduce(0) { $0 + $1.kB }
         samples += 1
         maxWorkers = max(maxWorkers, children.count)
