@@ -24,7 +24,8 @@ struct CheckCommand: ParsableCommand {
                 let against = try Table(path: table).metadata == nil ? " (no metadata to compare with)" : ", matches its metadata"
                 try printOutput("ok: \(table): \(report.records) records, content hash \(report.contentHash)\(against)")
             } else {
-                for problem in report.problems { printError("\(table): \(problem)") }
+                // One line, however many problems the walk found.
+                printError("\(table): " + report.problems.joined(separator: "; "))
                 failed = true
             }
         }
