@@ -19,6 +19,8 @@ public struct LookupError: Error, CustomStringConvertible, Sendable, Equatable {
         case truncated
         /// The table's contents disagree with its metadata (found by `check`).
         case corrupt
+        /// The table file is damaged: its pages cannot be followed (found while reading it).
+        case damaged
         /// The disk filled up.
         case diskFull
         /// A handle was used in a process other than the one that opened it (after `fork()`).
@@ -69,6 +71,12 @@ extension LookupError {
             if !error.detail.isEmpty { text += " (\(error.detail))" }
             self.init(.lmdb, path: path, text)
         }
+    }
+
+    /// The one error every command gives for a table whose pages are damaged: names the table,
+    /// says what was found, and points at `lookup check`.
+    public static func damaged(_ path: String, _ detail: String) -> LookupError {
+        LookupError(.damaged, path: path, "the table is damaged (\(detail)); `lookup check \(path)` tells more")
     }
 
     /// The error for a failed system call on `path`, with `strerror(errno)`.
