@@ -151,6 +151,13 @@ public final class Environment: @unchecked Sendable {
         try check(mdb_env_set_mapsize(handle, size), "mdb_env_set_mapsize", path: path)
     }
 
+    /// Sets the function LMDB calls when one of its internal assertions fails
+    /// (`mdb_env_set_assert`), before it aborts. A function that does not return (exits)
+    /// replaces the abort; one that returns lets LMDB abort as usual.
+    public func setAssertionHandler(_ handler: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> Void) {
+        _ = mdb_env_set_assert(handle, handler)
+    }
+
     /// The largest key size this build of LMDB accepts (`mdb_env_get_maxkeysize`, 511).
     public var maxKeySize: Int { Int(mdb_env_get_maxkeysize(handle)) }
 

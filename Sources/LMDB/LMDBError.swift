@@ -44,6 +44,9 @@ public struct LMDBError: Error, CustomStringConvertible, Equatable, Sendable {
     public var isMapFull: Bool { code == MDB_MAP_FULL }
     /// `MDB_INVALID` or `MDB_VERSION_MISMATCH`: the file is not an LMDB file of this version.
     public var isInvalidFile: Bool { code == MDB_INVALID || code == MDB_VERSION_MISMATCH }
+    /// `MDB_CORRUPTED`, `MDB_PAGE_NOTFOUND` or `MDB_BAD_TXN` (a transaction that met one of
+    /// them): a page of the file cannot be used as what it should be.
+    public var isDamagedPage: Bool { code == MDB_CORRUPTED || code == MDB_PAGE_NOTFOUND || code == MDB_BAD_TXN }
     /// `ENOSPC` or `EDQUOT`: the disk (or quota) is full.
     public var isDiskFull: Bool { code == ENOSPC || code == EDQUOT }
 

@@ -137,6 +137,13 @@ public struct Transaction: ~Copyable {
         return DatabaseStat(s)
     }
 
+    /// The flags `db` was created with, as stored in the file (`mdb_dbi_flags`).
+    public func flags(of db: Database) throws(LMDBError) -> DatabaseFlags {
+        var flags: UInt32 = 0
+        try check(mdb_dbi_flags(handle, db.dbi, &flags), "mdb_dbi_flags", path: environment.path)
+        return DatabaseFlags(rawValue: flags)
+    }
+
     /// Runs `body` with a cursor over `db`, closed when `body` returns.
     public func withCursor<R>(_ db: Database, _ body: (inout Cursor) throws -> R) throws -> R {
         var cursor = try Cursor(transaction: handle, database: db, path: environment.path)

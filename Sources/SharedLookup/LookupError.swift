@@ -64,6 +64,8 @@ extension LookupError {
             self.init(.usedAfterFork, path: path, "table handle used after fork(): \(error.detail)")
         } else if error.isDiskFull {
             self.init(.diskFull, path: path, "disk full while writing (\(error.operation))")
+        } else if error.isDamagedPage {
+            self = .damaged(path, "\(error.operation): \(error.message)")
         } else if error.isInvalidFile {
             self.init(.notATable, path: path, "not an LMDB table file (\(error.message))")
         } else {

@@ -21,7 +21,7 @@ struct CheckCommand: ParsableCommand {
             // In a child process: a table damaged inside fails its check instead of crashing lookup.
             let report = try Table.verifyIsolated(path: table)
             if report.ok {
-                let against = try Table(path: table).metadata == nil ? " (no metadata to compare with)" : ", matches its metadata"
+                let against = try openTable(table).metadata == nil ? " (no metadata to compare with)" : ", matches its metadata"
                 try printOutput("ok: \(table): \(report.records) records, content hash \(report.contentHash)\(against)")
             } else {
                 // One line, however many problems the walk found.

@@ -36,26 +36,42 @@ struct DumpCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let opened = try Table(path: table)
+            let opened = try openTable(table)
             var out = OutputBuffer(fd: STDOUT_FILENO, name: "<stdout>")
+            let written: Int
+            var hash = ContentHash()
             switch format {
             case "csv", "tsv":
                 let csv = format == "csv"
                 // A table built from CSV stores the rest of each row as CSV text: write it as is.
                 let raw = csv && opened.metadata?.format == "csv"
                 let writer = DelimitedWriter(delimiter: csv ? UInt8(ascii: ",") : 9, quoting: csv, rawValue: raw)
-                try opened.scan { key, value in
+                written = try opened.scan { key, value in
+                    hash.add(key: key, value: value)
                     try writer.write(key: key, value: value, to: &out)
                     return true
                 }
             default:
                 let writer = MDBDumpWriter(printable: print)
                 try writer.writeHeader(to: &out, mapSize: try opened.stats().mapSize)
-                try opened.scan { key, value in
+                written = try opened.scan { key, value in
+                    hash.add(key: key, value: value)
                     try writer.write(key: key, value: value, to: &out)
                     return true
                 }
                 try writer.writeFooter(to: &out)
+            }
+            // A damaged page can end a walk early, repeat one or change a record: never exit 0
+            // with other records than the table holds (its count and content hash as recorded).
+            let entries = try opened.count()
+            let recorded = opened.metadata?.records ?? entries
+            if written != entries || written != recorded {
+                try out.flush()
+                throw LookupError.damaged(table, "dump walked \(written) records, its B+tree counts \(entries) and its metadata \(recorded)")
+            }
+            if let recordedHash = opened.metadata?.contentHash, recordedHash != hash.hex {
+                try out.flush()
+                throw LookupError.damaged(table, "the records dumped have content hash \(hash.hex), its metadata records \(recordedHash)")
             }
             try out.flush()
         }

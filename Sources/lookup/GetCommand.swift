@@ -40,7 +40,7 @@ struct GetCommand: ParsableCommand {
     func run() throws {
         var missingCount = 0
         try reportingErrors {
-            let table = try Table(path: table)
+            let table = try openTable(table)
             var out = OutputBuffer(fd: STDOUT_FILENO, name: "<stdout>")
             let missingBytes = missing.map { Array($0.utf8) }
             try table.read { reader in

@@ -40,6 +40,7 @@ struct MapCommand: ParsableCommand {
         try reportingErrors {
             var options = job.runOptions(table: table, inputs: [], output: "-")
             options.outputKey = outputKey
+            guardTable(table)
             var mapper = StreamMapper(options: options)
             mapper.hadoop = hadoop
             let counts = try mapper.run()

@@ -90,6 +90,7 @@ struct RunCommand: ParsableCommand {
             options.exclude = exclude
             options.resume = resume
             options.overwrite = overwrite
+            guardTable(table)
             let runner = BatchRunner(options: options)
             runner.showProgress = progress
             let summary: RunSummary

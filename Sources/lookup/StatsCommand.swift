@@ -16,9 +16,9 @@ struct StatsCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            // Readers are counted only where a lock file exists (tables are read without one).
-            let lockExists = FileManager.default.fileExists(atPath: table + "-lock")
-            let stats = try Table(path: table, options: TableOptions(useLockFile: lockExists)).stats()
+            // Read without a lock file, as every command reads tables: a lock file left by
+            // another LMDB program is neither needed nor written to (it may be read-only).
+            let stats = try openTable(table).stats()
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -50,6 +50,19 @@ private func reported(_ error: any Error) -> ExitCode {
     return Status.error
 }
 
+/// Arms the fault guard for `path` (a fault while reading a damaged table ends the process
+/// with one `lookup: PATH: the table is damaged ...` line and exit status 2, not a crash
+/// report), for commands that read the table in this process.
+func guardTable(_ path: String) {
+    TableFaultGuard.arm(table: path, prefix: "lookup: ", status: Status.error.rawValue)
+}
+
+/// Opens the table at `path` for a command, with the fault guard armed for it.
+func openTable(_ path: String) throws -> Table {
+    guardTable(path)
+    return try Table(path: path)
+}
+
 /// Parses sizes like `512M`, `2G`, `1.5GiB`, `100000` (bytes).
 func parseSize(_ text: String) -> Int? {
     let lower = text.lowercased().trimmingCharacters(in: .whitespaces)

@@ -1,8 +1,21 @@
-/* CSupport: tiny C helpers Swift has no spelling for (cache prefetch hints). */
+/* CSupport: tiny C helpers Swift has no spelling for (cache prefetch hints, the fault guard's
+ * signal handlers). */
 #ifndef LOOKUP_CSUPPORT_H
 #define LOOKUP_CSUPPORT_H
 
 /* Hints the CPU to start loading the cache line at p (for reading). */
 static inline void lookup_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
+/* Arms the fault guard: on SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP or SIGABRT the process writes
+ * `before`, the signal's name and `after` to `fd` (none when fd < 0) in one write and exits with
+ * `status`. Re-arming replaces the line. Returns 0, or -1 when it could not be armed. */
+int lookup_fault_guard_arm(int fd, const char *before, const char *after, int status);
+
+/* Trips an armed guard for `cause` (e.g. an LMDB assertion): writes its line and exits. Returns
+ * (does nothing) when the guard is not armed. */
+void lookup_fault_guard_trip(const char *cause);
+
+/* Disarms the guard: those signals get their default action again (die plainly, no report). */
+void lookup_fault_guard_disarm(void);
 
 #endif

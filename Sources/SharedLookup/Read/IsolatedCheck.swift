@@ -27,8 +27,9 @@ extension Table {
         }
         if pid == 0 {
             close(fds[0])
-            // Die of a bad page plainly (no crash report): the parent reports it.
-            for sig in [SIGBUS, SIGSEGV] { signal(sig, SIG_DFL) }
+            // A fault on a bad page (or an LMDB assertion) sends its name up the pipe and ends
+            // the child with `faultStatus`, without a crash report: the parent reports it.
+            TableFaultGuard.arm(fd: fds[1], before: "", after: "", status: faultStatus)
             let outcome: CheckOutcome
             do {
                 let table = try Table(path: path, options: options)
@@ -57,19 +58,23 @@ extension Table {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let signal = status & 0x7f
-        if signal != 0 {
-            let name = signal == SIGBUS ? "SIGBUS" : signal == SIGSEGV ? "SIGSEGV" : "signal \(signal)"
+        let exitStatus = (status >> 8) & 0xff
+        if signal != 0 || exitStatus == faultStatus {
+            let cause = signal != 0 ? "signal \(signal)" : String(decoding: received, as: UTF8.self)
             return TableCheckReport(records: 0, bytes: 0, contentHash: "", problems: [
-                "reading the table's pages failed (\(name)): the file is damaged; rebuild it or copy it again"])
+                "reading the table's pages failed (\(cause)): the file is damaged; rebuild it or copy it again"])
         }
         guard let outcome = try? JSONDecoder().decode(CheckOutcome.self, from: Data(received)) else {
-            throw LookupError(.io, path: path, "the process checking the table ended without a report (exit status \((status >> 8) & 0xff))")
+            throw LookupError(.io, path: path, "the process checking the table ended without a report (exit status \(exitStatus))")
         }
         if let report = outcome.report { return report }
         throw LookupError(LookupError.Kind(rawValue: outcome.kind ?? "") ?? .io, path: outcome.path,
                           line: outcome.line, outcome.message ?? "check failed")
     }
 }
+
+/// The exit status of a checking child whose fault guard tripped.
+private let faultStatus: Int32 = 3
 
 /// Everything `fd` delivers until end of file (or an error).
 private func readAll(_ fd: Int32) -> [UInt8] {

@@ -92,11 +92,14 @@ public final class Table: @unchecked Sendable {
     /// written in place.
     public let keyIndex: KeyIndex?
 
+    /// What the file's meta pages said when it was opened (for `check`).
+    let fileHeader: TableFileHeader
+
     /// Opens the table at `path` read-only. Fails with a clear `LookupError` for a missing,
-    /// foreign or truncated file.
+    /// foreign, truncated or damaged file (meta pages that LMDB would follow astray).
     public init(path: String, options: TableOptions = TableOptions()) throws(LookupError) {
         self.path = path
-        let header = try TableFileHeader.read(path: path)
+        _ = try TableFileHeader.read(path: path)
         var flags: EnvironmentFlags = [.readOnly, .noSubdirectory, .noThreadLocalStorage]
         if !options.useLockFile { flags.insert(.noLock) }
         if options.noReadAhead { flags.insert(.noReadAhead) }
@@ -107,19 +110,19 @@ public final class Table: @unchecked Sendable {
         } catch {
             throw LookupError(error, path: path)
         }
+        // A failed LMDB assertion on a damaged page trips an armed fault guard (one line, exit 2).
+        env.setAssertionHandler(TableFaultGuard.lmdbAssertion)
         // The file may have been replaced between the check and the open: check what LMDB
         // actually mapped, through its own descriptor, before any page is touched.
         do {
             let fd = try env.fileDescriptor()
-            let mapped = try TableFileHeader.read(path: path, fd: fd)
-            self.fileSize = mapped.fileSize
+            fileHeader = try TableFileHeader.read(path: path, fd: fd)
+            self.fileSize = fileHeader.fileSize
         } catch let error as LookupError {
             throw error
         } catch {
             throw LookupError(.io, path: path, "\(error)")
         }
-        _ = header
-        if options.useLockFile { _ = try? env.clearStaleReaders() }
         self.environment = env
         do {
             let fileSize = self.fileSize
@@ -129,12 +132,23 @@ public final class Table: @unchecked Sendable {
                 // any other LMDB file is read from its main database.
                 guard try txn.get(main, TableLayout.dataDatabase) != nil,
                       let data = try? txn.openDatabase(TableLayout.dataDatabase) else {
+                    // A table of lookup's whose main database flags were damaged no longer
+                    // finds its named databases: it must not pass for a plain LMDB file.
+                    if let damage = try Self.damagedLayout(txn, main) { throw LookupError.damaged(path, damage) }
                     return (main, nil, nil)
+                }
+                // lookup build creates every database with default flags: other flags make
+                // LMDB compare keys another way, and lookups would silently miss.
+                for (name, db) in [("main", main), (TableLayout.dataDatabase, data)] {
+                    let flags = try txn.flags(of: db).rawValue
+                    if flags != 0 { throw LookupError.damaged(path, "the \(name) database has flags \(flags); lookup build writes 0") }
                 }
                 var metadata: TableMetadata?
                 if let meta = try? txn.openDatabase(TableLayout.metaDatabase),
                    let bytes = try txn.get(meta, TableLayout.metadataKey) {
-                    metadata = try? TableMetadata.decode(bytes)
+                    do { metadata = try TableMetadata.decode(bytes) } catch {
+                        throw LookupError.damaged(path, "its metadata is not readable JSON")
+                    }
                 }
                 var index: KeyIndex?
                 if try txn.get(main, TableLayout.indexDatabase) != nil,
@@ -154,9 +168,28 @@ public final class Table: @unchecked Sendable {
             }
         } catch let error as LMDBError {
             throw LookupError(error, path: path)
+        } catch let error as LookupError {
+            throw error
         } catch {
             throw LookupError(.notATable, path: path, "cannot read table: \(error)")
         }
+    }
+
+    /// Why a file whose main database does not find "data" is a damaged table of lookup's
+    /// rather than a plain LMDB file: its few main keys are lookup's database names, but the
+    /// main database's flags make LMDB compare keys another way. `nil` for a plain file.
+    private static func damagedLayout(_ txn: borrowing Transaction, _ main: Database) throws -> String? {
+        let stat = try txn.stat(main)
+        guard stat.entries > 0, stat.entries <= 3 else { return nil }
+        let names: Set<[UInt8]> = [Array(TableLayout.dataDatabase.utf8), Array(TableLayout.metaDatabase.utf8),
+                                   Array(TableLayout.indexDatabase.utf8)]
+        let keys = try txn.withCursor(main) { cursor in
+            var keys: [[UInt8]] = []
+            while let entry = try cursor.next() { keys.append(Array(entry.key)) }
+            return keys
+        }
+        guard keys.contains(Array(TableLayout.dataDatabase.utf8)), keys.allSatisfy(names.contains) else { return nil }
+        return "its main database holds lookup's databases \(keys.map { String(decoding: $0, as: UTF8.self) }) but cannot find them"
     }
 
     /// Runs `body` with a reader: one read transaction for many lookups (the fast way).

@@ -56,6 +56,9 @@ extension Table {
         if indexMisses > 0 { problems.append("the key index does not find \(indexMisses) records of the table") }
         if badKeys > 0 { problems.append("\(badKeys) keys empty or longer than 511 bytes") }
         if let metadata {
+            // A table of lookup's: its file as lookup build writes it, too.
+            problems += fileHeader.buildProblems()
+            problems += try layoutProblems()
             if metadata.records != records {
                 problems.append("metadata says \(metadata.records) records, the table holds \(records)")
             }
@@ -64,5 +67,35 @@ extension Table {
             }
         }
         return TableCheckReport(records: records, bytes: bytes, contentHash: hash.hex, problems: problems)
+    }
+}
+
+extension Table {
+    /// Differences between the databases in the file and those `lookup build` writes: the
+    /// main database holds "data", "meta" and (since the key index) "index", nothing else, and
+    /// every one keeps default flags.
+    func layoutProblems() throws -> [String] {
+        let expected = [TableLayout.dataDatabase, TableLayout.indexDatabase, TableLayout.metaDatabase]
+        do {
+            return try environment.read { txn in
+                var problems: [String] = []
+                let main = try txn.openDatabase()
+                let names = try txn.withCursor(main) { cursor in
+                    var names: [String] = []
+                    while let entry = try cursor.next() { names.append(String(decoding: entry.key, as: UTF8.self)) }
+                    return names
+                }
+                let unknown = names.filter { !expected.contains($0) }
+                if !unknown.isEmpty { problems.append("the main database holds \(unknown), not a database of lookup's") }
+                for name in names where expected.contains(name) {
+                    let flags = try txn.flags(of: try txn.openDatabase(name)).rawValue
+                    if flags != 0 { problems.append("database \(name) has flags \(flags); lookup build writes 0") }
+                }
+                if !names.contains(TableLayout.metaDatabase) { problems.append("the meta database is missing") }
+                return problems
+            }
+        } catch let error as LMDBError {
+            return ["reading the table's databases failed: \(error.message)"]
+        }
     }
 }
