@@ -16,7 +16,7 @@ public struct Transaction: ~Copyable {
 
     /// The transaction's ID (`mdb_txn_id`): for a read transaction the ID of the snapshot it
     /// reads, for a write transaction the ID its commit will have.
-    public var id: Int { Int(mdb_txn_id(handle)) }
+    public var id: Int { Int(truncatingIfNeeded: mdb_txn_id(handle)) }
 
     init(environment: Environment, readOnly: Bool) throws(LMDBError) {
         try environment.checkProcess()

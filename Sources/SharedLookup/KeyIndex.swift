@@ -199,7 +199,7 @@ public struct KeyIndex: @unchecked Sendable {
                        first: UnsafeRawBufferPointer?, last: UnsafeRawBufferPointer?) -> Bool {
         let ends = recordedEnds(stored)
         guard let first, let last,
-              stored.loadUnaligned(fromByteOffset: 48, as: UInt64.self) == UInt64(transaction) else { return false }
+              stored.loadUnaligned(fromByteOffset: 48, as: UInt64.self) == UInt64(truncatingIfNeeded: transaction) else { return false }
         return first.baseAddress! - map == ends.first + 8 && last.baseAddress! - map == ends.last + 8
     }
 }

@@ -39,6 +39,8 @@ public struct LookupError: Error, CustomStringConvertible, Sendable, Equatable {
     public var line: Int?
     /// What went wrong, and where useful, what to do.
     public var message: String
+    /// For `.damaged`: what was found wrong in the table (the message's parenthesis).
+    public var damage: String?
 
     /// Creates an error.
     public init(_ kind: Kind, path: String? = nil, line: Int? = nil, _ message: String) {
@@ -78,7 +80,9 @@ extension LookupError {
     /// The one error every command gives for a table whose pages are damaged: names the table,
     /// says what was found, and points at `lookup check`.
     public static func damaged(_ path: String, _ detail: String) -> LookupError {
-        LookupError(.damaged, path: path, "the table is damaged (\(detail)); `lookup check \(path)` tells more")
+        var error = LookupError(.damaged, path: path, "the table is damaged (\(detail)); `lookup check \(path)` tells more")
+        error.damage = detail
+        return error
     }
 
     /// The error for a failed system call on `path`, with `strerror(errno)`.

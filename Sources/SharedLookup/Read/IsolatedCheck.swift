@@ -36,10 +36,14 @@ extension Table {
                 do {
                     outcome = CheckOutcome(report: try table.verify())
                 } catch let error as LookupError where error.kind == .lmdb {
-                    // Opened, but LMDB met a page it cannot use (MDB_PAGE_NOTFOUND, MDB_CORRUPTED).
+                    // Opened, but LMDB failed on a page it cannot use.
                     outcome = CheckOutcome(report: TableCheckReport(records: 0, bytes: 0, contentHash: "",
                                                                    problems: ["reading the table failed: \(error.message)"]))
                 }
+            } catch let error as LookupError where error.damage != nil {
+                // Damage found on the way (meta pages, flags, a page LMDB cannot use): the
+                // table fails its check, it is not an error of the check.
+                outcome = CheckOutcome(report: TableCheckReport(records: 0, bytes: 0, contentHash: "", problems: [error.damage ?? ""]))
             } catch let error as LookupError {
                 outcome = CheckOutcome(error: error)
             } catch {

@@ -55,10 +55,12 @@ extension Table {
         if outOfOrder > 0 { problems.append("\(outOfOrder) keys out of order") }
         if indexMisses > 0 { problems.append("the key index does not find \(indexMisses) records of the table") }
         if badKeys > 0 { problems.append("\(badKeys) keys empty or longer than 511 bytes") }
-        if let metadata {
-            // A table of lookup's: its file as lookup build writes it, too.
+        // A table of lookup's layout: its file as lookup build writes it, too.
+        if database.name == TableLayout.dataDatabase {
             problems += fileHeader.buildProblems()
             problems += try layoutProblems()
+        }
+        if let metadata {
             if metadata.records != records {
                 problems.append("metadata says \(metadata.records) records, the table holds \(records)")
             }
@@ -92,6 +94,9 @@ extension Table {
                     if flags != 0 { problems.append("database \(name) has flags \(flags); lookup build writes 0") }
                 }
                 if !names.contains(TableLayout.metaDatabase) { problems.append("the meta database is missing") }
+                if fileHeader.newest.main.entries != UInt64(names.count) {
+                    problems.append("the newest meta page counts \(fileHeader.newest.main.entries) databases, the file holds \(names.count)")
+                }
                 return problems
             }
         } catch let error as LMDBError {

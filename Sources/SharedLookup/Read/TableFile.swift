@@ -29,8 +29,12 @@ struct MetaPage: Equatable {
 
     /// `mp_pgno`: the page's own number (0 or 1).
     var pageNumber: UInt64
+    /// `mp_pad` and `mp_lower`/`mp_upper` of the page header: unused in a meta page (0).
+    var pagePad: UInt16, pageBounds: UInt32
     /// `mp_flags`: must hold `P_META`.
     var pageFlags: UInt16
+    /// `mm_address`: the fixed map address, 0 unless written with `MDB_FIXEDMAP`.
+    var address: UInt64
     /// `mm_magic`, `mm_version`.
     var magic: UInt32, version: UInt32
     /// `mm_mapsize`: the map size the writer used.
@@ -71,9 +75,11 @@ struct MetaPage: Equatable {
                 DatabaseRecord(pad: u32(o), flags: u16(o + 4), depth: u16(o + 6), branchPages: u64(o + 8),
                                leafPages: u64(o + 16), overflowPages: u64(o + 24), entries: u64(o + 32), root: u64(o + 40))
             }
-            // Page header: mp_pgno at 0, mp_flags at 10. MDB_meta at 16: magic, version,
+            // Page header: mp_pgno at 0, mp_pad at 8, mp_flags at 10, mp_lower/mp_upper at 12.
+            // MDB_meta at 16: magic, version,
             // address, mapsize, dbs[2] (48 bytes each), last_pg, txnid.
-            return MetaPage(pageNumber: u64(0), pageFlags: u16(10), magic: u32(16), version: u32(20), mapSize: u64(32),
+            return MetaPage(pageNumber: u64(0), pagePad: u16(8), pageBounds: u32(12), pageFlags: u16(10), address: u64(24),
+                            magic: u32(16), version: u32(20), mapSize: u64(32),
                             free: database(40), main: database(88), lastPage: u64(136), transactionID: u64(144))
         }
     }
@@ -97,6 +103,7 @@ struct MetaPage: Equatable {
         if free.flags & Self.integerKey == 0 { return "the free database's flags \(free.flags) lack MDB_INTEGERKEY" }
         if main.flags & ~Self.databaseFlags != 0 { return "the main database's flags \(main.flags) are not LMDB database flags" }
         if mapSize > 1 << 47 { return "its map size \(mapSize) is impossible" }
+        if transactionID > 1 << 48 { return "its transaction id \(transactionID) is impossible" }
         return nil
     }
 }
@@ -115,6 +122,8 @@ struct TableFileHeader: Equatable {
     var fileSize: Int
     /// Both meta pages, in file order.
     var metas: [MetaPage]
+    /// For each meta page, whether the rest of its page (after `MDB_meta`) is all zero bytes.
+    var metaTailsZero: [Bool]
 
     /// Bytes the file must hold for every page the meta page names.
     var requiredSize: Int { (lastPage + 1) * pageSize }
@@ -176,9 +185,15 @@ struct TableFileHeader: Equatable {
             throw LookupError(.truncated, path: path,
                               "truncated table: file is \(fileSize) bytes but its meta page needs \(required); rebuild it or copy it again")
         }
+        let tails = try (0..<2).map { i throws(LookupError) in
+            var tail = [UInt8](repeating: 0, count: pageSize - MetaPage.size)
+            let n = tail.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(i * pageSize + MetaPage.size)) }
+            if n < 0 { throw LookupError.system("cannot read table", path: path) }
+            return n == tail.count && tail.allSatisfy { $0 == 0 }
+        }
         return TableFileHeader(pageSize: pageSize, lastPage: Int(newest.lastPage),
                                transactionID: Int(truncatingIfNeeded: newest.transactionID),
-                               mapSize: Int(newest.mapSize), fileSize: fileSize, metas: metas)
+                               mapSize: Int(newest.mapSize), fileSize: fileSize, metas: metas, metaTailsZero: tails)
     }
 
     /// Differences from what `lookup build` writes, for `lookup check`: both meta pages
@@ -194,6 +209,17 @@ struct TableFileHeader: Equatable {
             else if meta.lastPage >= pages { problems.append("meta page \(i): its last page \(meta.lastPage) is past the end of the file") }
             // lookup build writes the records in named databases: the main database keeps
             // default flags; the free database has MDB_INTEGERKEY and the writer's MDB_NOSUBDIR.
+            if meta.pagePad != 0 || meta.pageBounds != 0 || meta.pageFlags != MetaPage.metaFlag || meta.address != 0 || !metaTailsZero[i] {
+                problems.append("meta page \(i) holds bytes LMDB does not write there")
+            }
+            // The main database holds the two or three named databases: one leaf page.
+            let main = meta.main
+            if main.pad != 0 || main.depth != 1 || main.branchPages != 0 || main.leafPages != 1 || main.overflowPages != 0
+                || !(2...3).contains(main.entries) {
+                problems.append("meta page \(i): the main database record is not that of lookup's named databases")
+            }
+            // LMDB writes meta page (transaction mod 2).
+            if meta.transactionID % 2 != UInt64(i) { problems.append("meta page \(i) has transaction \(meta.transactionID)") }
             if meta.main.flags != 0 { problems.append("meta page \(i): main database flags \(meta.main.flags), lookup build writes 0") }
             if meta.free.flags != Self.builtFreeFlags { problems.append("meta page \(i): free database flags \(meta.free.flags), lookup build writes \(Self.builtFreeFlags)") }
         }
@@ -202,7 +228,12 @@ struct TableFileHeader: Equatable {
         for (i, meta) in metas.enumerated() where meta.mapSize % UInt64(pageSize) != 0 || meta.mapSize < UInt64(fileSize) {
             problems.append("meta page \(i): map size \(meta.mapSize) is not a multiple of the page size covering the file")
         }
-        if metas[0].transactionID == metas[1].transactionID { problems.append("both meta pages have transaction \(metas[0].transactionID)") }
+        // The older meta page is the state one transaction before the newest.
+        let (older, newer) = metas[0].transactionID < metas[1].transactionID ? (metas[0], metas[1]) : (metas[1], metas[0])
+        if newer.transactionID != older.transactionID + 1 {
+            problems.append("the meta pages have transactions \(metas[0].transactionID) and \(metas[1].transactionID), not consecutive")
+        }
+        if older.lastPage > newer.lastPage { problems.append("the older meta page uses more pages than the newer") }
         return problems
     }
 
