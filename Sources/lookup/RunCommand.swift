@@ -23,7 +23,10 @@ struct RunCommand: ParsableCommand {
         directory given (a .gz suffix dropped), each byte-identical to a sequential run, lines in \
         input order and line ends as "\\n". A file appears under its name only when complete. \
         -o - writes everything to standard output, file after file. DIR/.lookup-joblog.jsonl \
-        lists finished files; --resume skips those that are done and unchanged.
+        records the table (content hash, file) and the options that change output, then the \
+        finished files; --resume skips those that are done and unchanged, and refuses a job log \
+        written with another table or other options. An input inside DIR is refused. Every \
+        worker reads the table file that was at TABLE when the run started.
 
         A line without the key column (or with broken quoting, or longer than --max-line) is \
         reported with its file and line number, counted, and skipped. A worker that dies has its \
@@ -57,7 +60,7 @@ struct RunCommand: ParsableCommand {
     @Option(parsing: .singleValue, help: "Skip files and directories matching this glob; repeatable.")
     var exclude: [String] = []
 
-    @Flag(help: "Skip inputs the job log shows as done and unchanged.")
+    @Flag(help: "Skip inputs the job log shows as done and unchanged (same table content and options, else refused).")
     var resume = false
 
     @Flag(help: "Replace results already in the output directory.")

@@ -309,6 +309,34 @@ func listTree(_ dir: String) -> [String] {
     return out
 }
 
+/// One entry of a `treeSnapshot`: type, inode, size, mtime, and a file's bytes.
+struct TreeEntry: Equatable {
+    var meta: String
+    var bytes: [UInt8]
+}
+
+/// Every entry under `dir` (hidden ones included, symlinks not followed) with its type,
+/// inode, size, mtime and, for files, its bytes: equal snapshots mean nothing changed.
+func treeSnapshot(_ dir: String) -> [String: TreeEntry] {
+    var out: [String: TreeEntry] = [:]
+    for rel in listTree(dir) {
+        var st = stat()
+        guard lstat(dir + "/" + rel, &st) == 0 else { continue }
+        let meta = "mode \(st.st_mode) inode \(st.st_ino) size \(st.st_size) mtime \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+        let regular = (st.st_mode & S_IFMT) == S_IFREG
+        out[rel] = TreeEntry(meta: meta, bytes: regular ? ((try? readBytes(dir + "/" + rel)) ?? []) : [])
+    }
+    return out
+}
+
+/// Expects `dir` to be as `before` was, naming what changed.
+func expectUnchanged(_ dir: String, since before: [String: TreeEntry], _ what: String,
+                     sourceLocation: SourceLocation = #_sourceLocation) {
+    let after = treeSnapshot(dir)
+    let changed = Set(before.keys).union(after.keys).filter { before[$0] != after[$0] }.sorted()
+    #expect(changed.isEmpty, "\(what): changed in \(dir): \(changed)", sourceLocation: sourceLocation)
+}
+
 /// The regular files under `dir`, relative, sorted (hidden ones included).
 func listFiles(_ dir: String) -> [String] {
     listTree(dir).filter { rel in
@@ -419,7 +447,41 @@ struct JobLogLine: Decodable {
     var counts: Counts
 }
 
-/// The job log of `out`: each line must be one valid JSON object (recorded as an issue otherwise).
+/// The job log's first line: the table and the options of the run.
+struct JobLogHeaderLine: Decodable {
+    struct Run: Decodable {
+        struct Table: Decodable {
+            var path: String
+            var contentHash: String?
+            var device: UInt64
+            var inode: UInt64
+            var size: Int
+            var modified: Int
+        }
+        struct Settings: Decodable {
+            var job: String
+            var mode: String
+            var keyColumn: Int
+            var delimiter: UInt8?
+            var format: String?
+            var header: Bool
+        }
+        var version: Int
+        var table: Table
+        var settings: Settings
+    }
+    var run: Run
+}
+
+/// The header (first line) of the job log of `out`, or nil when it has none.
+func readJobLogHeader(_ out: String) -> JobLogHeaderLine.Run? {
+    guard let bytes = try? readBytes(out + "/.lookup-joblog.jsonl"),
+          let first = bytes.split(separator: 10).first else { return nil }
+    return try? JSONDecoder().decode(JobLogHeaderLine.self, from: Data(first)).run
+}
+
+/// The entries of the job log of `out` (the header line skipped): each line must be one
+/// valid JSON object (recorded as an issue otherwise).
 func readJobLog(_ out: String, sourceLocation: SourceLocation = #_sourceLocation) -> [JobLogLine] {
     guard let bytes = try? readBytes(out + "/.lookup-joblog.jsonl") else { return [] }
     var entries: [JobLogLine] = []
@@ -428,10 +490,11 @@ func readJobLog(_ out: String, sourceLocation: SourceLocation = #_sourceLocation
     #expect(terminated, "job log does not end with a newline", sourceLocation: sourceLocation)
     for (i, line) in lines.enumerated() where !(line.isEmpty && i == lines.count - 1) {
         let data = Data(line)
-        guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             Issue.record("job log line \(i + 1) is not a JSON object: \(showBytes(Array(line)))", sourceLocation: sourceLocation)
             continue
         }
+        if i == 0 && object["run"] != nil { continue }  // the header
         do { entries.append(try JSONDecoder().decode(JobLogLine.self, from: data)) }
         catch { Issue.record("job log line \(i + 1): \(error)", sourceLocation: sourceLocation) }
     }

@@ -1,7 +1,9 @@
-// BatchRunner: the coordinator of a batch run. Plans tasks (largest first), starts worker
-// processes, hands the next task to whichever worker is idle, retries tasks of workers that
-// die, assembles each output file in input order under a temp name and renames it into place,
-// records finished files in the job log, and shows progress and a summary.
+// BatchRunner: the coordinator of a batch run. Opens the table file once (workers read it
+// through that descriptor), checks the output directory and the job log before writing
+// anything, plans tasks (largest first), starts worker processes, hands the next task to
+// whichever worker is idle, retries tasks of workers that die, assembles each output file in
+// input order under a temp name and renames it into place, records finished files in the job
+// log, and shows progress and a summary.
 import Foundation
 import SharedLookup
 
@@ -33,15 +35,15 @@ public final class BatchRunner {
     /// Runs the built-in job named by `options.mode`.
     public func run() throws -> RunSummary {
         let options = self.options
-        return try execute(startFork: { BatchWorker.serveBuiltin(options: options, input: $0, output: $1) },
-                           writesOutput: options.mode != .count)
+        return try execute(startFork: { BatchWorker.serveBuiltin(options: options, table: $0, input: $1, output: $2) },
+                           writesOutput: options.mode != .count, job: "builtin")
     }
 
     /// Runs a custom job in the workers.
     public func run<J: LineJob>(job: J.Type) throws -> RunSummary {
         let options = self.options
-        return try execute(startFork: { BatchWorker.serve(J.self, options: options, input: $0, output: $1) },
-                           writesOutput: J.writesOutput)
+        return try execute(startFork: { BatchWorker.serve(J.self, options: options, table: $0, input: $1, output: $2) },
+                           writesOutput: J.writesOutput, job: String(reflecting: J.self))
     }
 
     // MARK: - The run
@@ -56,11 +58,13 @@ public final class BatchRunner {
         var doneParts: Int { partCounts.filter { $0 != nil }.count }
     }
 
-    private func execute(startFork: @escaping (Int32, Int32) -> Int32, writesOutput: Bool) throws -> RunSummary {
+    /// Runs the batch; `startFork` is a forked worker's body, `job` names the job in the job log.
+    private func execute(startFork: @escaping (TableHandoff, Int32, Int32) -> Int32, writesOutput: Bool, job: String) throws -> RunSummary {
         let started = Date()
         var summary = RunSummary()
-        // The table must open here too: a clear error before any worker starts.
-        do { _ = try Table(path: options.table) }
+        // The one table file of the whole run, open until it ends; it must open here too: a
+        // clear error before any worker starts.
+        let table = try RunTable(path: options.table)
 
         var scanner = InputScanner(include: options.include, exclude: options.exclude)
         try scanner.scan(options.inputs)
@@ -71,11 +75,20 @@ public final class BatchRunner {
         let files = scanner.files
         let toStdout = options.output == "-"
         let outputDir = toStdout ? nil : options.output
-        if let outputDir { try prepareOutputDirectory(outputDir, files: files) }
+        let log = outputDir.map { JobLog(directory: $0) }
+        if let outputDir, let log {
+            // Every refusal comes before anything is created or changed.
+            try OutputOverlap.check(output: outputDir, inputs: options.inputs, files: files)
+            try checkOutputDirectory(outputDir, files: files)
+            let header = JobLogHeader(version: JobLogHeader.currentVersion, table: table.identity,
+                                      settings: OutputSettings(options, job: job))
+            if options.resume, let conflict = log.resumeConflict(with: header, directory: outputDir) { throw conflict }
+            try createOutputDirectory(outputDir)
+            if options.overwrite { log.reset() }
+            try log.start(header)
+        }
 
         // Resume: skip files the job log shows done and unchanged.
-        let log = outputDir.map { JobLog(directory: $0) }
-        if options.overwrite { log?.reset() }
         var indices = Array(files.indices)
         if options.resume, let log {
             let done = Dictionary(log.entries().map { ($0.input, $0) }, uniquingKeysWith: { $1 })
@@ -125,10 +138,12 @@ public final class BatchRunner {
         func startWorker() throws {
             let worker: WorkerProcess
             if options.start == .fork {
+                // The child keeps the table's descriptor, at the coordinator's number.
                 let inherited = workers.flatMap { [$0.taskFD, $0.reports.fd] } + [interrupt.readFD, interrupt.writeFD]
-                worker = try WorkerProcess.fork(closeInChild: inherited, startFork)
+                let handoff = table.handoff(at: table.descriptor)
+                worker = try WorkerProcess.fork(closeInChild: inherited) { startFork(handoff, $0, $1) }
             } else {
-                worker = try WorkerProcess.spawn(executable: executable, options: options)
+                worker = try WorkerProcess.spawn(executable: executable, options: options, table: table)
             }
             workers.append(worker)
         }
@@ -362,24 +377,12 @@ public final class BatchRunner {
 
     // MARK: - Output directory
 
-    private func prepareOutputDirectory(_ dir: String, files: [InputFile]) throws {
-        // OUT inside an INPUT directory would read its own output: refuse before creating it.
-        let realOut = resolvedPath(dir)
-        for input in options.inputs {
-            var ist = stat()
-            guard stat(input, &ist) == 0, (ist.st_mode & S_IFMT) == S_IFDIR else { continue }
-            let realIn = realPath(input)
-            if realOut == realIn || realOut.hasPrefix(realIn.hasSuffix("/") ? realIn : realIn + "/") {
-                throw LookupError(.usage, path: dir, "the output directory is inside the input directory \(input); choose another")
-            }
-        }
+    /// Refuses an output directory that cannot take this run's outputs; writes nothing.
+    private func checkOutputDirectory(_ dir: String, files: [InputFile]) throws {
         var st = stat()
-        if stat(dir, &st) == 0 {
-            if (st.st_mode & S_IFMT) != S_IFDIR { throw LookupError(.usage, path: dir, "output exists and is not a directory") }
-        } else if mkdir(dir, 0o755) != 0 && errno != EEXIST {
-            try makeParents(of: dir + "/x")
+        if stat(dir, &st) == 0 && (st.st_mode & S_IFMT) != S_IFDIR {
+            throw LookupError(.usage, path: dir, "output exists and is not a directory")
         }
-        if access(dir, W_OK) != 0 { throw LookupError.system("output directory is not writable", path: dir) }
         // Two inputs must not write the same output file.
         var seen: [String: String] = [:]
         for f in files {
@@ -395,6 +398,14 @@ public final class BatchRunner {
                 throw LookupError(.usage, path: dir, "output directory already holds results; use --resume to continue or --overwrite to replace them")
             }
         }
+    }
+
+    /// Creates the output directory (and its parents) if missing; it must be writable.
+    private func createOutputDirectory(_ dir: String) throws {
+        if mkdir(dir, 0o755) != 0 && errno != EEXIST {
+            try makeParents(of: dir + "/x")
+        }
+        if access(dir, W_OK) != 0 { throw LookupError.system("output directory is not writable", path: dir) }
     }
 
     private func makeWorkDirectory(_ outputDir: String?) throws -> String {
@@ -495,28 +506,6 @@ private func makeDirectory(_ dir: String) throws {
     if mkdir(dir, 0o777) != 0 && errno != EEXIST {
         throw LookupError.system("cannot create directory", path: dir)
     }
-}
-
-/// `realpath`, or the path itself when it cannot be resolved.
-func realPath(_ path: String) -> String {
-    guard let resolved = realpath(path, nil) else { return path }
-    defer { free(resolved) }
-    return String(cString: resolved)
-}
-
-/// The absolute, symlink-free form of `path`, which need not exist yet: its longest existing
-/// ancestor resolved with `realpath`, then the rest appended.
-func resolvedPath(_ path: String) -> String {
-    var head = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-    var tail: [String] = []
-    while !head.isEmpty && head != "/" && !FileManager.default.fileExists(atPath: head) {
-        let url = URL(fileURLWithPath: head)
-        tail.insert(url.lastPathComponent, at: 0)
-        head = url.deletingLastPathComponent().path
-    }
-    let base = realPath(head.isEmpty ? "/" : head)
-    let joined = ([base == "/" ? "" : base] + tail).joined(separator: "/")
-    return URL(fileURLWithPath: joined).standardizedFileURL.path
 }
 
 /// Removes a directory and the files in it.

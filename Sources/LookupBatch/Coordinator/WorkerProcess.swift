@@ -1,5 +1,6 @@
 // WorkerProcess: one worker as seen by the coordinator: started by spawning the executable
-// again in the worker role (posix_spawn) or by fork(), with a pipe each way.
+// again in the worker role (posix_spawn) or by fork(), with a pipe each way and the
+// coordinator's table descriptor.
 import Foundation
 import SharedLookup
 
@@ -37,8 +38,9 @@ final class WorkerProcess {
         close(reports.fd)
     }
 
-    /// Starts a worker by spawning `executable` with the run's options in its environment.
-    static func spawn(executable: String, options: RunOptions) throws -> WorkerProcess {
+    /// Starts a worker by spawning `executable` with the run's options in its environment and
+    /// the run's table file at descriptor `TableHandoff.spawnDescriptor`.
+    static func spawn(executable: String, options: RunOptions, table: RunTable) throws -> WorkerProcess {
         var down: [Int32] = [0, 0], up: [Int32] = [0, 0]
         guard makePipe(&down), makePipe(&up) else {
             throw LookupError.system("cannot create a pipe", path: executable)
@@ -46,11 +48,15 @@ final class WorkerProcess {
         let config = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
         var environment = ProcessInfo.processInfo.environment
         environment[BatchWorker.configVariable] = config
+        environment[TableHandoff.variable] = try table.handoff(at: TableHandoff.spawnDescriptor).environmentValue()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, down[0], STDIN_FILENO)
         posix_spawn_file_actions_adddup2(&actions, up[1], STDOUT_FILENO)
+        // Last, once the pipes are in place: the table's descriptor is never 0...9 (RunTable),
+        // so this is a real dup2, which leaves the copy open across the exec.
+        posix_spawn_file_actions_adddup2(&actions, table.descriptor, TableHandoff.spawnDescriptor)
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(executable), nil]
         let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {

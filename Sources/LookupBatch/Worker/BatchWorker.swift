@@ -1,6 +1,7 @@
 // BatchWorker: the worker side of a batch run. A worker process opens the table itself (never
-// across a fork), reports ready, then runs the tasks the coordinator sends over its stdin and
-// reports each result on its stdout, until its stdin closes.
+// across a fork), through the descriptor of the coordinator's table file that it inherited,
+// reports ready, then runs the tasks the coordinator sends over its stdin and reports each
+// result on its stdout, until its stdin closes.
 import Foundation
 import SharedLookup
 
@@ -18,6 +19,9 @@ public enum BatchWorker {
     static let faultVariable = "LOOKUP_FAULT_KILL_TASK"
     /// Test hook: the coordinator sends itself SIGTERM once this many files are finished.
     static let stopVariable = "LOOKUP_FAULT_STOP_AFTER_FILES"
+    /// Test hook: a FIFO that the worker about to kill itself (`faultVariable`) first reads to
+    /// its end, so a test can act at that moment (replace the table) without sleeping.
+    static let faultGateVariable = "LOOKUP_FAULT_KILL_GATE"
 
     /// Whether this process was started as a batch worker.
     public static var isWorkerProcess: Bool { getenv(configVariable) != nil }
@@ -25,41 +29,48 @@ public enum BatchWorker {
     /// If this process is a spawned worker, runs `job` as a worker and exits; otherwise
     /// returns at once. Call it first thing in `main` of an app that runs a custom job.
     public static func runIfWorker<J: LineJob>(_ job: J.Type) {
-        guard let config = workerOptions() else { return }
-        exit(serve(job, options: config, input: STDIN_FILENO, output: STDOUT_FILENO))
+        guard let (config, table) = workerOptions() else { return }
+        exit(serve(job, options: config, table: table, input: STDIN_FILENO, output: STDOUT_FILENO))
     }
 
     /// If this process is a spawned worker, runs the built-in job its options name and exits.
     public static func runBuiltinIfWorker() {
-        guard let config = workerOptions() else { return }
-        exit(serveBuiltin(options: config, input: STDIN_FILENO, output: STDOUT_FILENO))
+        guard let (config, table) = workerOptions() else { return }
+        exit(serveBuiltin(options: config, table: table, input: STDIN_FILENO, output: STDOUT_FILENO))
     }
 
-    private static func workerOptions() -> RunOptions? {
+    /// The run's options and table handoff of a spawned worker; `nil` in any other process.
+    private static func workerOptions() -> (RunOptions, TableHandoff)? {
         guard let raw = getenv(configVariable) else { return nil }
         guard let options = try? JSONDecoder().decode(RunOptions.self, from: Data(String(cString: raw).utf8)) else {
             _ = sendMessage(WorkerReport(kind: .fatal, message: "worker: cannot read its options"), to: STDOUT_FILENO)
             exit(2)
         }
-        return options
+        guard let table = try? TableHandoff.fromEnvironment() else {
+            _ = sendMessage(WorkerReport(kind: .fatal, message: "worker: no table descriptor from the coordinator (\(TableHandoff.variable))"),
+                            to: STDOUT_FILENO)
+            exit(2)
+        }
+        return (options, table)
     }
 
     /// Serves the built-in job of `options.mode`.
-    static func serveBuiltin(options: RunOptions, input: Int32, output: Int32) -> Int32 {
+    static func serveBuiltin(options: RunOptions, table: TableHandoff, input: Int32, output: Int32) -> Int32 {
         switch options.mode {
-        case .join: return serve(JoinJob.self, options: options, input: input, output: output)
-        case .filter: return serve(FilterJob.self, options: options, input: input, output: output)
-        case .anti: return serve(AntiJob.self, options: options, input: input, output: output)
-        case .count: return serve(CountJob.self, options: options, input: input, output: output)
+        case .join: return serve(JoinJob.self, options: options, table: table, input: input, output: output)
+        case .filter: return serve(FilterJob.self, options: options, table: table, input: input, output: output)
+        case .anti: return serve(AntiJob.self, options: options, table: table, input: input, output: output)
+        case .count: return serve(CountJob.self, options: options, table: table, input: input, output: output)
         }
     }
 
-    /// The worker loop: open the table, report ready, run tasks until `input` closes.
-    static func serve<J: LineJob>(_ job: J.Type, options: RunOptions, input: Int32, output: Int32) -> Int32 {
+    /// The worker loop: open the table (through the inherited descriptor `table`), report
+    /// ready, run tasks until `input` closes.
+    static func serve<J: LineJob>(_ job: J.Type, options: RunOptions, table handoff: TableHandoff, input: Int32, output: Int32) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
         let processor: TaskProcessor<J>
         do {
-            let table = try Table(path: options.table)
+            let table = try handoff.open(path: options.table)
             processor = try TaskProcessor<J>(table: table, options: options)
         } catch {
             _ = sendMessage(WorkerReport(kind: .fatal, message: "\(error)"), to: output)
@@ -78,7 +89,10 @@ public enum BatchWorker {
                 return 2
             }
             currentTask = task.id
-            if let fault, fault == task.id, task.attempt == 0 { kill(getpid(), SIGKILL) }
+            if let fault, fault == task.id, task.attempt == 0 {
+                waitAtFaultGate()
+                kill(getpid(), SIGKILL)
+            }
             let report: WorkerReport
             do {
                 let (counts, bad) = try processor.run(task)
@@ -90,5 +104,18 @@ public enum BatchWorker {
             guard sendMessage(report, to: output) else { return 2 }
         }
         return 0
+    }
+
+    /// Test hook: reads the FIFO named by `faultGateVariable` (if set) until the test closes it.
+    private static func waitAtFaultGate() {
+        guard let gate = getenv(faultGateVariable) else { return }
+        let fd = open(gate, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { return }
+        var byte: UInt8 = 0
+        while true {
+            let n = read(fd, &byte, 1)
+            if n == 0 || (n < 0 && errno != EINTR) { break }
+        }
+        close(fd)
     }
 }

@@ -97,15 +97,21 @@ public final class Table: @unchecked Sendable {
 
     /// Opens the table at `path` read-only. Fails with a clear `LookupError` for a missing,
     /// foreign, truncated or damaged file (meta pages that LMDB would follow astray).
-    public init(path: String, options: TableOptions = TableOptions()) throws(LookupError) {
+    public convenience init(path: String, options: TableOptions = TableOptions()) throws(LookupError) {
+        try self.init(path: path, descriptor: nil, options: options)
+    }
+
+    /// Opens the file `descriptor` refers to when given, else `path`; `path` names the table
+    /// in `self.path` and in errors either way (see TableDescriptorOpen.swift).
+    init(path: String, descriptor: Int32?, options: TableOptions) throws(LookupError) {
         self.path = path
-        _ = try TableFileHeader.read(path: path)
+        _ = try TableFileHeader.read(path: path, fd: descriptor)
         var flags: EnvironmentFlags = [.readOnly, .noSubdirectory, .noThreadLocalStorage]
         if !options.useLockFile { flags.insert(.noLock) }
         if options.noReadAhead { flags.insert(.noReadAhead) }
         let env: Environment
         do {
-            env = try Environment(path: path, options: EnvironmentOptions(
+            env = try Environment(path: descriptor.map(Table.reopeningPath) ?? path, options: EnvironmentOptions(
                 flags: flags, mapSize: nil, maxReaders: options.maxReaders, maxDatabases: 4))
         } catch {
             throw LookupError(error, path: path)

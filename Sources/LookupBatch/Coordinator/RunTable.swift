@@ -1,0 +1,83 @@
+// RunTable: the table file of a batch run, opened once by the coordinator and kept open until
+// the run ends. Workers open the table through this descriptor (inherited across fork(), or
+// handed to a spawned worker at a fixed number), so every worker reads the same file from
+// start to end, also one restarted after a new table was renamed over the path mid-run.
+// TableIdentity: what the job log records of that file, for `--resume` to compare.
+import SharedLookup
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What identifies the table a run read: its content hash (from the table's metadata, when it
+/// has some) and the file itself.
+struct TableIdentity: Codable, Equatable, Sendable {
+    /// The path the run named the table by.
+    var path: String
+    /// `TableMetadata.contentHash`; `nil` for a plain LMDB file without metadata.
+    var contentHash: String?
+    /// Device and inode of the file.
+    var device: UInt64
+    var inode: UInt64
+    /// Size in bytes and modification time (nanoseconds since the epoch).
+    var size: Int
+    var modified: Int
+
+    /// Whether a run over `other` writes the same outputs as one over this table: the same
+    /// content hash when both have one, else the very same file, unchanged.
+    func sameData(as other: TableIdentity) -> Bool {
+        if let contentHash, let otherHash = other.contentHash { return contentHash == otherHash }
+        return device == other.device && inode == other.inode && size == other.size && modified == other.modified
+    }
+
+    /// How the table is described in a `--resume` refusal.
+    var summary: String {
+        if let contentHash { return "table \(path) with content hash \(contentHash)" }
+        return "table \(path) (no content hash; device \(device), inode \(inode), \(size) bytes, mtime \(modified) ns)"
+    }
+}
+
+/// The run's table file, open for the whole run.
+final class RunTable {
+    /// The table's path, as given (it names the table in every message).
+    let path: String
+    /// The coordinator's descriptor of the file: close-on-exec, and never 0...9, so that
+    /// handing it to a spawned worker at `TableHandoff.spawnDescriptor` is a real `dup2`.
+    let descriptor: Int32
+    /// What the job log records of it.
+    let identity: TableIdentity
+
+    /// Opens the table at `path`, checks that it is a table (a clear error before any worker
+    /// starts), and reads its identity. The `Table` handle is closed again at once: nothing
+    /// LMDB may cross a `fork()`.
+    init(path: String) throws {
+        self.path = path
+        let opened = open(path, O_RDONLY | O_CLOEXEC)
+        if opened < 0 { throw LookupError.system("cannot open table", path: path) }
+        let fd = fcntl(opened, F_DUPFD_CLOEXEC, 10)
+        let dupErrno = errno
+        close(opened)
+        if fd < 0 { throw LookupError.system("cannot open table", path: path, errno: dupErrno) }
+        descriptor = fd
+        do {
+            var info = stat()
+            if fstat(fd, &info) != 0 { throw LookupError.system("cannot stat table", path: path) }
+            let contentHash = try Table(descriptor: fd, path: path).metadata?.contentHash
+            identity = TableIdentity(path: path, contentHash: contentHash, device: UInt64(info.st_dev), inode: UInt64(info.st_ino),
+                                     size: Int(info.st_size),
+                                     modified: Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec))
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    /// What a worker needs to open this file: the descriptor number it has it at.
+    func handoff(at descriptor: Int32) -> TableHandoff {
+        TableHandoff(descriptor: descriptor, device: identity.device, inode: identity.inode)
+    }
+}
