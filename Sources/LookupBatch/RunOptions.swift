@@ -47,6 +47,9 @@ public struct RunOptions: Codable, Sendable {
     public var parameters: [String: String]
     /// Built-in jobs write `key<TAB>` before each output line (for a reducer to group by key).
     public var outputKey: Bool = false
+    /// Verify the whole table (as `lookup check` does, in a child process) before the job
+    /// reads it: a table that fails stops the job with `LookupError.damaged`.
+    public var verify: Bool = false
 
     /// Creates options with defaults: join, key column 1, one worker per core, spawn.
     public init(table: String, inputs: [String], output: String, mode: RunMode = .join, keyColumn: Int = 1,

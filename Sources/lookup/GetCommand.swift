@@ -34,13 +34,16 @@ struct GetCommand: ParsableCommand {
     @Flag(name: [.customShort("K"), .customLong("with-keys")], help: "Print KEY<TAB>VALUE instead of the value alone.")
     var withKeys = false
 
+    @Flag(help: "Verify the whole table first, as `lookup check` does (in a child process): a damaged table stops with exit 2 before any output. Costs a walk of the table.")
+    var verify = false
+
     /// Keys looked up per batch when reading standard input.
     static let batchSize = 1 << 18
 
     func run() throws {
         var missingCount = 0
         try reportingErrors {
-            let table = try openTable(table)
+            let table = try openTable(table, verify: verify)
             var out = OutputBuffer(fd: STDOUT_FILENO, name: "<stdout>")
             let missingBytes = missing.map { Array($0.utf8) }
             try table.read { reader in

@@ -23,6 +23,9 @@ struct JobOptions: ParsableArguments {
     @Option(help: "Longest line accepted, e.g. 16M; longer lines are reported and skipped.")
     var maxLine: String = "16M"
 
+    @Flag(help: "Verify the whole table first, as `lookup check` does (in a child process): a damaged table stops the job with exit 2 before any output. Costs a walk of the table.")
+    var verify = false
+
     func validate() throws {
         if RunMode(rawValue: mode) == nil { throw ValidationError("unknown --mode \(mode); use join, filter, anti or count") }
         if let format, format != "csv" && format != "tsv" { throw ValidationError("--format must be csv or tsv") }
@@ -35,8 +38,10 @@ struct JobOptions: ParsableArguments {
 
     /// Run options for `table` with these job settings.
     func runOptions(table: String, inputs: [String], output: String) -> RunOptions {
-        RunOptions(table: table, inputs: inputs, output: output, mode: RunMode(rawValue: mode) ?? .join,
-                   keyColumn: keyColumn, delimiter: delimiter.flatMap(parseDelimiter), format: format, header: header,
-                   maxLineLength: parseSize(maxLine) ?? 16 << 20)
+        var options = RunOptions(table: table, inputs: inputs, output: output, mode: RunMode(rawValue: mode) ?? .join,
+                                 keyColumn: keyColumn, delimiter: delimiter.flatMap(parseDelimiter), format: format, header: header,
+                                 maxLineLength: parseSize(maxLine) ?? 16 << 20)
+        options.verify = verify
+        return options
     }
 }

@@ -57,10 +57,11 @@ func guardTable(_ path: String) {
     TableFaultGuard.arm(table: path, prefix: "lookup: ", status: Status.error.rawValue)
 }
 
-/// Opens the table at `path` for a command, with the fault guard armed for it.
-func openTable(_ path: String) throws -> Table {
+/// Opens the table at `path` for a command, with the fault guard armed for it; with `verify`,
+/// after verifying the whole file in a child process.
+func openTable(_ path: String, verify: Bool = false) throws -> Table {
     guardTable(path)
-    return try Table(path: path)
+    return verify ? try Table.openVerified(path: path) : try Table(path: path)
 }
 
 /// Parses sizes like `512M`, `2G`, `1.5GiB`, `100000` (bytes).

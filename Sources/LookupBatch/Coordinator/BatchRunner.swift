@@ -65,6 +65,7 @@ public final class BatchRunner {
         // The one table file of the whole run, open until it ends; it must open here too: a
         // clear error before any worker starts.
         let table = try RunTable(path: options.table)
+        if options.verify { try Table.verified(path: options.table, descriptor: table.descriptor) }
 
         var scanner = InputScanner(include: options.include, exclude: options.exclude)
         try scanner.scan(options.inputs)
@@ -291,6 +292,9 @@ public final class BatchRunner {
                 try drainToStdout()
             case .fatal:
                 throw LookupError(.io, path: options.table, "worker cannot start: \(message.message ?? "unknown error")")
+            case .damaged:
+                // Every attempt would meet the same page: stop the run, say it once.
+                throw LookupError.damaged(options.table, message.message ?? "a worker met a damaged page")
             }
         }
 
@@ -302,6 +306,9 @@ public final class BatchRunner {
             guard var task = worker.task else { return }
             // The worker died during a task: run it again on a fresh worker, or give up.
             unlink(partPath(task))
+            if status & 0x7f == 0 && (status >> 8) & 0xff == BatchWorker.damagedTableStatus {
+                throw LookupError.damaged(options.table, "a worker met a damaged page")
+            }
             let how = (status & 0x7f) != 0 ? "killed by signal \(status & 0x7f)" : "exited with status \((status >> 8) & 0xff)"
             if !worker.ready { consecutiveEarlyDeaths += 1 }
             task.attempts += 1

@@ -54,7 +54,8 @@ final class RunTable {
     /// LMDB may cross a `fork()`.
     init(path: String) throws {
         self.path = path
-        let opened = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: a FIFO given as the table must not block the open (it is refused next).
+        let opened = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if opened < 0 { throw LookupError.system("cannot open table", path: path) }
         let fd = fcntl(opened, F_DUPFD_CLOEXEC, 10)
         let dupErrno = errno

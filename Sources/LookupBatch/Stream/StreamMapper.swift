@@ -38,7 +38,7 @@ public struct StreamMapper {
 
     /// Runs a custom job from `input` to `output`.
     public func run<J: LineJob>(_ job: J.Type, input inputFD: Int32 = STDIN_FILENO, output outputFD: Int32 = STDOUT_FILENO) throws -> TaskCounts {
-        let table = try Table(path: options.table)
+        let table = options.verify ? try Table.openVerified(path: options.table) : try Table(path: options.table)
         let processor = try TaskProcessor<J>(table: table, options: options)
         let input = try InputReader(descriptor: inputFD, name: "<stdin>", maxLineLength: options.maxLineLength,
                                     blockSize: TaskProcessor<J>.blockSize)

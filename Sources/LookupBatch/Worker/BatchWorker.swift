@@ -23,6 +23,10 @@ public enum BatchWorker {
     /// its end, so a test can act at that moment (replace the table) without sleeping.
     static let faultGateVariable = "LOOKUP_FAULT_KILL_GATE"
 
+    /// Exit status of a worker whose fault guard tripped on a damaged table (after it reported
+    /// `damaged` on its report pipe).
+    static let damagedTableStatus: Int32 = 3
+
     /// Whether this process was started as a batch worker.
     public static var isWorkerProcess: Bool { getenv(configVariable) != nil }
 
@@ -68,6 +72,10 @@ public enum BatchWorker {
     /// ready, run tasks until `input` closes.
     static func serve<J: LineJob>(_ job: J.Type, options: RunOptions, table handoff: TableHandoff, input: Int32, output: Int32) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
+        // A fault on a damaged page becomes a `damaged` report to the coordinator (which stops
+        // the run with one line) instead of a crash report per worker.
+        TableFaultGuard.arm(fd: output, before: #"{"kind":"damaged","message":""#, after: #" while reading it"}"# + "\n",
+                            status: damagedTableStatus)
         let processor: TaskProcessor<J>
         do {
             let table = try handoff.open(path: options.table)
@@ -97,6 +105,9 @@ public enum BatchWorker {
             do {
                 let (counts, bad) = try processor.run(task)
                 report = WorkerReport(kind: .done, task: task.id, counts: counts, badLines: bad)
+            } catch let error as LookupError where error.kind == .damaged {
+                unlink(task.output)
+                report = WorkerReport(kind: .damaged, task: task.id, message: error.damage)
             } catch {
                 unlink(task.output)
                 report = WorkerReport(kind: .failed, task: task.id, message: "\(error)")

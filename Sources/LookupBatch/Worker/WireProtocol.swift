@@ -49,7 +49,8 @@ struct BadLine: Codable {
 
 /// What a worker reports.
 struct WorkerReport: Codable {
-    enum Kind: String, Codable { case ready, progress, done, failed, fatal }
+    /// `damaged`: the worker met a damaged page of the table (`message` says what); the run stops.
+    enum Kind: String, Codable { case ready, progress, done, failed, fatal, damaged }
     var kind: Kind
     var task: Int?
     var pid: Int32?

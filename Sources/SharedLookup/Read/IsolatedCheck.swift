@@ -16,7 +16,9 @@ extension Table {
     /// crashing the calling process. The child opens the table itself after the fork; the
     /// caller should not have it open. Errors opening or reading the table are thrown as the
     /// child met them.
-    public static func verifyIsolated(path: String, options: TableOptions = TableOptions()) throws(LookupError) -> TableCheckReport {
+    /// With `descriptor`, the child reads the file that descriptor refers to (see
+    /// `Table(descriptor:path:)`), so the file verified is the file the caller then opens.
+    public static func verifyIsolated(path: String, descriptor: Int32? = nil, options: TableOptions = TableOptions()) throws(LookupError) -> TableCheckReport {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw LookupError.system("cannot create a pipe to check the table", path: path) }
         let pid = fork()
@@ -32,7 +34,7 @@ extension Table {
             TableFaultGuard.arm(fd: fds[1], before: "", after: "", status: faultStatus)
             let outcome: CheckOutcome
             do {
-                let table = try Table(path: path, options: options)
+                let table = try Table(path: path, descriptor: descriptor, options: options)
                 do {
                     outcome = CheckOutcome(report: try table.verify())
                 } catch let error as LookupError where error.kind == .lmdb {
@@ -107,5 +109,26 @@ private struct CheckOutcome: Codable {
         path = error.path
         line = error.line
         message = error.message
+    }
+}
+
+extension Table {
+    /// Opens the table at `path` after verifying the very same file in a child process
+    /// (`verifyIsolated`): a table that fails its check is refused with `LookupError.damaged`
+    /// naming its problems, before anything reads it here. Costs a walk of the whole table.
+    public static func openVerified(path: String, options: TableOptions = TableOptions()) throws(LookupError) -> Table {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        if fd < 0 { throw LookupError.system("cannot open table", path: path) }
+        defer { close(fd) }
+        _ = try TableFileHeader.read(path: path, fd: fd)
+        try verified(path: path, descriptor: fd, options: options)
+        return try Table(path: path, descriptor: fd, options: options)
+    }
+
+    /// Verifies the table file behind `descriptor` (named `path`) in a child process; throws
+    /// `LookupError.damaged` with the check's problems when it fails.
+    public static func verified(path: String, descriptor: Int32, options: TableOptions = TableOptions()) throws(LookupError) {
+        let report = try verifyIsolated(path: path, descriptor: descriptor, options: options)
+        if !report.ok { throw LookupError.damaged(path, report.problems.joined(separator: "; ")) }
     }
 }
