@@ -23,6 +23,8 @@ public struct LookupError: Error, CustomStringConvertible, Sendable, Equatable {
         case damaged
         /// The disk filled up.
         case diskFull
+        /// The reader of an output pipe went away (EPIPE): there is nobody left to write for.
+        case closedOutput
         /// A handle was used in a process other than the one that opened it (after `fork()`).
         case usedAfterFork
         /// The caller asked for something impossible (bad option value and the like).
@@ -87,7 +89,7 @@ extension LookupError {
 
     /// The error for a failed system call on `path`, with `strerror(errno)`.
     public static func system(_ what: String, path: String, errno code: Int32 = errno) -> LookupError {
-        let kind: Kind = (code == ENOSPC || code == EDQUOT) ? .diskFull : .io
+        let kind: Kind = (code == ENOSPC || code == EDQUOT) ? .diskFull : code == EPIPE ? .closedOutput : .io
         return LookupError(kind, path: path, "\(what): \(String(cString: strerror(code)))")
     }
 }

@@ -4,6 +4,12 @@ import ArgumentParser
 import LookupBatch
 import SharedLookup
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 @main
 struct Lookup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,6 +38,8 @@ struct Lookup: AsyncParsableCommand {
     /// run synchronously on the main thread as before.
     static func main() async {
         BatchWorker.runBuiltinIfWorker()
+        // A closed output pipe is a write error (EPIPE) that each command handles, not a death.
+        signal(SIGPIPE, SIG_IGN)
         await main(nil)
     }
 }

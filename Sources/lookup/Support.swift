@@ -46,6 +46,8 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
 /// The exit code for `error`, after printing it as one line on stderr (an `ExitCode` passes as is).
 private func reported(_ error: any Error) -> ExitCode {
     if let exit = error as? ExitCode { return exit }
+    // `lookup map ... | head -1`: the reader has all it wanted; stop quietly, as a filter should.
+    if let error = error as? LookupError, error.kind == .closedOutput, error.path == "<stdout>" { return .success }
     printError((error as? LookupError)?.description ?? "\(error)")
     return Status.error
 }

@@ -145,6 +145,11 @@ public final class TableBuilder {
         TemporaryFiles.unregister(temporaryPath)
     }
 
+    /// A file by device and inode.
+    private struct FileID: Hashable { var device: UInt64, inode: UInt64 }
+    /// The input files read so far, with the path each was first named by.
+    private var inputFiles: [FileID: String] = [:]
+
     /// Reads every record of the input at `path` ("-" for standard input, `.gz` decompressed).
     public func addInput(_ path: String, format: RecordFormat? = nil) throws {
         guard let format = format ?? options.format ?? RecordFormat.infer(fromPath: path) else {
@@ -157,6 +162,16 @@ public final class TableBuilder {
         if path != "-", stat(path, &inputStat) == 0, stat(destination, &tableStat) == 0,
            inputStat.st_dev == tableStat.st_dev, inputStat.st_ino == tableStat.st_ino {
             throw LookupError(.usage, path: path, "is the same file as the table being written (\(destination)); write the table elsewhere")
+        }
+        // The same file named twice (or through a link) would read every record twice and
+        // report each key as its own duplicate.
+        if path != "-", stat(path, &inputStat) == 0 {
+            let file = FileID(device: UInt64(inputStat.st_dev), inode: UInt64(inputStat.st_ino))
+            if let first = inputFiles[file] {
+                throw LookupError(.usage, path: path, first == path ? "is given twice as an input; each input is read once"
+                                  : "is the same file as the input \(first); each input is read once")
+            }
+            inputFiles[file] = path
         }
         let input = try InputReader(path: path, maxLineLength: options.maxLineLength)
         sources.append(path)

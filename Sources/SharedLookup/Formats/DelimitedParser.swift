@@ -75,6 +75,15 @@ extension RecordOptions {
         }
         return nil
     }
+
+    /// `keyProblem`, and for text formats (CSV, TSV, JSON Lines) a NUL byte: a line holding one
+    /// is binary data that `run` and `map` skip, so such a key could never be matched.
+    @inline(__always)
+    func textKeyProblem(_ key: UnsafeRawBufferPointer) -> String? {
+        if let problem = keyProblem(key) { return problem }
+        if _slowPath(memchr(key.baseAddress!, 0, key.count) != nil) { return "key holds a NUL byte (binary data); text keys cannot" }
+        return nil
+    }
 }
 
 extension UnsafeRawBufferPointer {
@@ -169,7 +178,7 @@ struct DelimitedParser {
     @inline(__always)
     private func deliver<H: RecordHandler>(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, line: Int,
                                            input: InputReader, handler: inout H) throws {
-        if let problem = options.keyProblem(key) {
+        if let problem = options.textKeyProblem(key) {
             try bad(problem, line: line, input: input, handler: &handler)
             return
         }
@@ -226,7 +235,7 @@ struct DelimitedParser {
         }
         let end = memchr(base + start, delim, count - start).map { UnsafeRawPointer($0) - base } ?? count
         let key = line.slice(start, end)
-        if let problem = options.keyProblem(key) {
+        if let problem = options.textKeyProblem(key) {
             try bad(problem, line: lineNumber, input: input, handler: &handler)
             return
         }
@@ -339,7 +348,7 @@ struct DelimitedParser {
                 key = keyBytes.bytes
             }
         }
-        if let problem = options.keyProblem(key) {
+        if let problem = options.textKeyProblem(key) {
             try bad(problem, line: lineNumber, input: input, handler: &handler)
             return
         }

@@ -39,7 +39,7 @@ struct JSONLinesParser {
             case .blank:
                 continue
             case .record(let key, let value):
-                if let problem = options.keyProblem(key) {
+                if let problem = options.textKeyProblem(key) {
                     try handler.badRecord(LookupError(.badRecord, path: input.name, line: lineNumber, problem))
                 } else {
                     try handler.record(key: key, value: value, line: lineNumber)

@@ -302,6 +302,21 @@ final class Inflater {
         stream.avail_in = UInt32(bytes.count)
     }
 
+    /// Reads until at least `count` input bytes wait (or the file ends), moving the ones left
+    /// to the front of the input buffer.
+    private func fill(atLeast count: Int, from fd: Int32) throws(LookupError) {
+        while Int(stream.avail_in) < count && !inputEOF {
+            let kept = Int(stream.avail_in)
+            if kept > 0 { input.baseAddress!.copyMemory(from: UnsafeRawPointer(stream.next_in!), byteCount: kept) }
+            var n: Int
+            repeat { n = Glibc.read(fd, input.baseAddress! + kept, input.count - kept) } while n < 0 && errno == EINTR
+            if n < 0 { throw LookupError.system("read failed", path: name) }
+            if n == 0 { inputEOF = true }
+            stream.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self)
+            stream.avail_in = UInt32(kept + n)
+        }
+    }
+
     /// Decompresses into `out`; returns the number of bytes written, 0 at the end of input.
     func read(from fd: Int32, into out: UnsafeMutableRawBufferPointer) throws(LookupError) -> Int {
         stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
@@ -320,7 +335,15 @@ final class Inflater {
                 throw LookupError(.io, path: name, "broken .gz: unexpected end of file")
             }
             if finishedMember {
-                // Another gzip member follows the previous one.
+                // Another gzip member follows the previous one, or trailing garbage (padding,
+                // a torn append) that gzip -d ignores after a whole member: so do we.
+                try fill(atLeast: 2, from: fd)
+                let next = stream.next_in!
+                guard stream.avail_in >= 2, next[0] == 0x1F, next[1] == 0x8B else {
+                    stream.avail_in = 0
+                    inputEOF = true
+                    continue
+                }
                 inflateReset(&stream)
                 finishedMember = false
             }
