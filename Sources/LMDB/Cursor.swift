@@ -10,13 +10,17 @@ public struct Cursor: ~Copyable {
     /// The raw `MDB_cursor` pointer.
     public let handle: OpaquePointer
     let path: String
+    /// Where keys and values must lie (`Environment.readBounds`); `nil`: not checked.
+    let bounds: MapBounds?
 
-    /// Opens a cursor on a raw `MDB_txn` (for wrappers that hold one); closed on deinit.
-    public init(transaction: OpaquePointer, database: Database, path: String) throws(LMDBError) {
+    /// Opens a cursor on a raw `MDB_txn` (for wrappers that hold one); closed on deinit. With
+    /// `bounds`, every entry it returns is checked to lie inside them (else `MDB_CORRUPTED`).
+    public init(transaction: OpaquePointer, database: Database, path: String, bounds: MapBounds? = nil) throws(LMDBError) {
         var c: OpaquePointer?
         try check(mdb_cursor_open(transaction, database.dbi, &c), "mdb_cursor_open", path: path)
         self.handle = c!
         self.path = path
+        self.bounds = bounds
     }
 
     deinit { mdb_cursor_close(handle) }
@@ -26,7 +30,13 @@ public struct Cursor: ~Copyable {
         var k = key.map(MDB_val.init) ?? MDB_val()
         var v = MDB_val()
         let rc = mdb_cursor_get(handle, &k, &v, op)
-        if rc == MDB_SUCCESS { return (k.bytes, v.bytes) }
+        if rc == MDB_SUCCESS {
+            if let bounds {
+                try bounds.check(k.bytes, "mdb_cursor_get", path: path)
+                try bounds.check(v.bytes, "mdb_cursor_get", path: path)
+            }
+            return (k.bytes, v.bytes)
+        }
         if rc == MDB_NOTFOUND { return nil }
         throw LMDBError(code: rc, operation: "mdb_cursor_get", path: path)
     }

@@ -61,6 +61,9 @@ public final class Environment: @unchecked Sendable {
     public let flags: EnvironmentFlags
     /// The process that opened this handle.
     public let ownerProcess: pid_t
+    /// For a read-only environment, where the file's pages lie in the map: every key and value
+    /// read through this module is checked against it (a damaged node cannot reach outside).
+    public let readBounds: MapBounds?
 
     /// Opens (or, without `.readOnly`, creates) the environment at `path`.
     public init(path: String, options: EnvironmentOptions = EnvironmentOptions()) throws(LMDBError) {
@@ -82,6 +85,7 @@ public final class Environment: @unchecked Sendable {
         self.path = path
         self.flags = options.flags
         self.ownerProcess = getpid()
+        self.readBounds = options.flags.contains(.readOnly) ? MapBounds(env) : nil
     }
 
     deinit {

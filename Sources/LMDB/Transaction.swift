@@ -62,7 +62,10 @@ public struct Transaction: ~Copyable {
         var k = MDB_val(key)
         var v = MDB_val()
         let rc = mdb_get(handle, db.dbi, &k, &v)
-        if rc == MDB_SUCCESS { return v.bytes }
+        if rc == MDB_SUCCESS {
+            try environment.readBounds?.check(v.bytes, "mdb_get", path: environment.path)
+            return v.bytes
+        }
         if rc == MDB_NOTFOUND { return nil }
         throw LMDBError(code: rc, operation: "mdb_get", path: environment.path)
     }
@@ -146,7 +149,7 @@ public struct Transaction: ~Copyable {
 
     /// Runs `body` with a cursor over `db`, closed when `body` returns.
     public func withCursor<R>(_ db: Database, _ body: (inout Cursor) throws -> R) throws -> R {
-        var cursor = try Cursor(transaction: handle, database: db, path: environment.path)
+        var cursor = try Cursor(transaction: handle, database: db, path: environment.path, bounds: environment.readBounds)
         return try body(&cursor)
     }
 }

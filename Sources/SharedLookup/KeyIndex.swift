@@ -180,17 +180,6 @@ public struct KeyIndex: @unchecked Sendable {
         return .missing
     }
 
-    /// Where the file is mapped, found from `record`, a pointer LMDB returned into a page of
-    /// the map: the page starts at `record` rounded down to `pageSize`, and its header begins
-    /// with its page number. `nil` when that is not plausible.
-    static func mapBase(record: UnsafeRawPointer, pageSize: Int) -> UnsafeRawPointer? {
-        guard pageSize > 0, pageSize & (pageSize - 1) == 0 else { return nil }
-        let page = UnsafeRawPointer(bitPattern: UInt(bitPattern: Int(bitPattern: record)) & ~UInt(pageSize - 1))!
-        let number = page.loadUnaligned(as: UInt64.self)
-        guard number > 0, number < UInt64(Int.max / pageSize),
-              Int(number) * pageSize <= Int(bitPattern: page) else { return nil }
-        return page - Int(number) * pageSize
-    }
 
     /// Whether the index describes the table as the read transaction `transaction` sees it: it
     /// was stored by the last transaction, and the node offsets it recorded for the first and
@@ -242,7 +231,7 @@ extension KeyIndex {
                       transaction txn: borrowing Transaction) throws -> Bool {
         let pageSize = try txn.stat(data).pageSize
         let firstKey = try txn.withCursor(data) { cursor in try cursor.first()?.key.baseAddress }
-        guard let firstKey, let map = mapBase(record: firstKey, pageSize: pageSize) else { return false }
+        guard let firstKey, let map = MapBounds.base(of: firstKey, pageSize: pageSize) else { return false }
         let buckets = UInt64(bucketCount(forKeys: records))
         stored.initializeMemory(as: UInt8.self, repeating: 0)
         stored.storeBytes(of: magic, toByteOffset: 0, as: UInt64.self)

@@ -69,7 +69,7 @@ extension LookupError {
         } else if error.isDiskFull {
             self.init(.diskFull, path: path, "disk full while writing (\(error.operation))")
         } else if error.isDamagedPage {
-            self = .damaged(path, "\(error.operation): \(error.message)")
+            self = .damaged(path, "\(error.operation): \(error.detail.isEmpty ? error.message : error.detail)")
         } else if error.isInvalidFile {
             self.init(.notATable, path: path, "not an LMDB table file (\(error.message))")
         } else {

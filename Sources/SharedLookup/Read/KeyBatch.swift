@@ -82,6 +82,7 @@ public struct KeyBatch {
                     var v = MDB_val()
                     let rc = mdb_cursor_get(cursor, &k, &v, MDB_SET)
                     if rc == 0 {
+                        try reader.checkBounds(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size), "mdb_cursor_get")
                         found[Int(item.index)] = Found(start: UnsafeRawPointer(v.mv_data), count: v.mv_size)
                     } else if rc != MDB_NOTFOUND {
                         throw LookupError(LMDBError(code: rc, operation: "mdb_cursor_get"), path: path)

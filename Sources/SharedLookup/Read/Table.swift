@@ -84,6 +84,7 @@ public final class Table: @unchecked Sendable {
     /// The database holding the records.
     public let database: Database
     /// The table's metadata, or `nil` for a plain LMDB file (records in its main database).
+    /// A table of lookup's layout always has it (else it is refused as damaged).
     public let metadata: TableMetadata?
     /// Size of the table file when opened.
     public let fileSize: Int
@@ -149,12 +150,15 @@ public final class Table: @unchecked Sendable {
                     let flags = try txn.flags(of: db).rawValue
                     if flags != 0 { throw LookupError.damaged(path, "the \(name) database has flags \(flags); lookup build writes 0") }
                 }
-                var metadata: TableMetadata?
-                if let meta = try? txn.openDatabase(TableLayout.metaDatabase),
-                   let bytes = try txn.get(meta, TableLayout.metadataKey) {
-                    do { metadata = try TableMetadata.decode(bytes) } catch {
-                        throw LookupError.damaged(path, "its metadata is not readable JSON")
-                    }
+                // Every table of lookup's has its metadata (count, content hash): without it,
+                // what the file holds cannot be told from what it should hold.
+                let metadata: TableMetadata
+                guard let meta = try? txn.openDatabase(TableLayout.metaDatabase),
+                      let bytes = try txn.get(meta, TableLayout.metadataKey) else {
+                    throw LookupError.damaged(path, "it has records but no metadata")
+                }
+                do { metadata = try TableMetadata.decode(bytes) } catch {
+                    throw LookupError.damaged(path, "its metadata is not readable JSON")
                 }
                 var index: KeyIndex?
                 if try txn.get(main, TableLayout.indexDatabase) != nil,
@@ -164,7 +168,7 @@ public final class Table: @unchecked Sendable {
                     // cannot be read here mean no index, not a failed open: `check` reports them.
                     let ends = (try? txn.withCursor(data) { cursor in (try cursor.first()?.key, try cursor.last()?.key) }) ?? (nil, nil)
                     if let first = ends.0?.baseAddress,
-                       let map = KeyIndex.mapBase(record: first, pageSize: try txn.stat(data).pageSize),
+                       let map = MapBounds.base(of: first, pageSize: try txn.stat(data).pageSize),
                        let candidate = KeyIndex(stored: bytes, map: map, fileSize: fileSize),
                        KeyIndex.agrees(bytes, map: map, transaction: txn.id, first: ends.0, last: ends.1) {
                         index = candidate
@@ -181,21 +185,21 @@ public final class Table: @unchecked Sendable {
         }
     }
 
-    /// Why a file whose main database does not find "data" is a damaged table of lookup's
-    /// rather than a plain LMDB file: its few main keys are lookup's database names, but the
-    /// main database's flags make LMDB compare keys another way. `nil` for a plain file.
+    /// Why a file whose main database does not find "data" is not to be read as a plain LMDB
+    /// file: its main database holds only named databases (as a table of lookup's does),
+    /// but none LMDB finds as "data": the main database's flags or its page are damaged, or it
+    /// is another program's multi-database file. `nil` for a plain file of records.
     private static func damagedLayout(_ txn: borrowing Transaction, _ main: Database) throws -> String? {
         let stat = try txn.stat(main)
         guard stat.entries > 0, stat.entries <= 3 else { return nil }
-        let names: Set<[UInt8]> = [Array(TableLayout.dataDatabase.utf8), Array(TableLayout.metaDatabase.utf8),
-                                   Array(TableLayout.indexDatabase.utf8)]
         let keys = try txn.withCursor(main) { cursor in
-            var keys: [[UInt8]] = []
-            while let entry = try cursor.next() { keys.append(Array(entry.key)) }
+            var keys: [String] = []
+            while let entry = try cursor.next() { keys.append(String(decoding: entry.key, as: UTF8.self)) }
             return keys
         }
-        guard keys.contains(Array(TableLayout.dataDatabase.utf8)), keys.allSatisfy(names.contains) else { return nil }
-        return "its main database holds lookup's databases \(keys.map { String(decoding: $0, as: UTF8.self) }) but cannot find them"
+        // A named database opens; a plain record does not (MDB_INCOMPATIBLE).
+        guard keys.allSatisfy({ (try? txn.openDatabase($0)) != nil }) else { return nil }
+        return "its main database holds only the named databases \(keys), none that can be read as \"\(TableLayout.dataDatabase)\""
     }
 
     /// Runs `body` with a reader: one read transaction for many lookups (the fast way).

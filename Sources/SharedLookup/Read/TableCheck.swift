@@ -1,6 +1,7 @@
 // TableCheck: walks a whole table and verifies it against its metadata: every page readable,
 // keys strictly ascending and of legal size, every record found through the key index,
 // record count and content hash as recorded.
+import CLMDB
 import LMDB
 
 /// The result of `Table.verify()`.
@@ -25,14 +26,34 @@ extension Table {
         var bytes = 0
         var hash = ContentHash()
         var previous: [UInt8] = []
-        var outOfOrder = 0, badKeys = 0, indexMisses = 0
+        var outOfOrder = 0, badKeys = 0, indexMisses = 0, misrouted = 0
+        // The walk goes leaf to leaf without the branch pages; a lookup descends through them.
+        // The first and last key of every leaf found by a descent, at the place the walk saw
+        // them, proves every branch key routes every record right.
+        let pageMask = ~UInt(fileHeader.pageSize - 1)
+        var leaf: UInt = 0
+        var previousValue: UnsafeRawPointer?
         try read { reader in
+            let txn = reader.txn, dbi = reader.dbi
+            // Whether a descent (mdb_get) finds `key` where the walk found its value.
+            func routed(_ key: UnsafeRawBufferPointer, to value: UnsafeRawPointer?) -> Bool {
+                var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+                var v = MDB_val()
+                return mdb_get(txn, dbi, &k, &v) == 0 && UnsafeRawPointer(v.mv_data) == value
+            }
             _ = try reader.withCursor { cursor in
                 try cursor.forEach { entry in
                     records += 1
                     bytes += entry.key.count + entry.value.count
                     if entry.key.isEmpty || entry.key.count > 511 { badKeys += 1 }
                     if records > 1 && previous.withUnsafeBytes({ compareKeys($0, entry.key) }) >= 0 { outOfOrder += 1 }
+                    let page = UInt(bitPattern: entry.key.baseAddress) & pageMask
+                    if page != leaf {
+                        if records > 1, !previous.withUnsafeBytes({ routed($0, to: previousValue) }) { misrouted += 1 }
+                        if !routed(entry.key, to: entry.value.baseAddress) { misrouted += 1 }
+                        leaf = page
+                    }
+                    previousValue = entry.value.baseAddress
                     previous.removeAll(keepingCapacity: true)
                     previous.append(contentsOf: entry.key)
                     hash.add(key: entry.key, value: entry.value)
@@ -49,10 +70,12 @@ extension Table {
                     return true
                 }
             }
+            if records > 0, !previous.withUnsafeBytes({ routed($0, to: previousValue) }) { misrouted += 1 }
             let entries = try reader.count()
             if entries != records { problems.append("the B+tree says \(entries) entries but \(records) were walked") }
         }
         if outOfOrder > 0 { problems.append("\(outOfOrder) keys out of order") }
+        if misrouted > 0 { problems.append("the B+tree's branch pages do not lead to \(misrouted) records at the ends of leaf pages") }
         if indexMisses > 0 { problems.append("the key index does not find \(indexMisses) records of the table") }
         if badKeys > 0 { problems.append("\(badKeys) keys empty or longer than 511 bytes") }
         // A table of lookup's layout: its file as lookup build writes it, too.

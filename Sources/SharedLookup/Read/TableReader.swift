@@ -39,9 +39,21 @@ public struct TableReader: ~Copyable {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val()
         let rc = mdb_get(txn, dbi, &k, &v)
-        if rc == 0 { return UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size) }
+        if rc == 0 {
+            let value = UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
+            try checkBounds(value, "mdb_get")
+            return value
+        }
         if rc == MDB_NOTFOUND { return nil }
         throw LookupError(LMDBError(code: rc, operation: "mdb_get"), path: table.path)
+    }
+
+    /// Throws `LookupError.damaged` unless `bytes`, read from the B+tree, lies inside the file.
+    @inline(__always)
+    func checkBounds(_ bytes: UnsafeRawBufferPointer, _ operation: String) throws(LookupError) {
+        do { try table.environment.readBounds?.check(bytes, operation, path: table.path) } catch {
+            throw LookupError(error, path: table.path)
+        }
     }
 
     /// Calls `body` with the value for `key` (or `nil`).
@@ -124,7 +136,7 @@ public struct TableReader: ~Copyable {
     public func withCursor<R>(_ body: (inout Cursor) throws -> R) throws -> R {
         var cursor: Cursor
         do {
-            cursor = try Cursor(transaction: txn, database: database, path: table.path)
+            cursor = try Cursor(transaction: txn, database: database, path: table.path, bounds: table.environment.readBounds)
         } catch {
             throw LookupError(error, path: table.path)
         }
