@@ -153,9 +153,18 @@ struct TableFileHeader: Equatable {
         let notLMDB = LookupError(.notATable, path: path, "not an LMDB table file (no LMDB meta page)")
         if fileSize < MetaPage.size { throw fileSize == 0 ? LookupError(.notATable, path: path, "empty file, not an LMDB table") : notLMDB }
 
-        guard let m0 = try MetaPage.read(fd: fd, offset: 0, path: path), m0.isMeta else { throw notLMDB }
-        if m0.version != MetaPage.dataVersion {
-            throw LookupError(.notATable, path: path, "LMDB data format version \(m0.version) is not supported (expected \(MetaPage.dataVersion))")
+        guard let m0 = try MetaPage.read(fd: fd, offset: 0, path: path), m0.isMeta, m0.version == MetaPage.dataVersion else {
+            // A sound meta page 1 makes it an LMDB file whose meta page 0 is damaged.
+            for size in [4096, 8192, 16384, 32768, 65536, 512, 1024, 2048] where fileSize >= 2 * size {
+                if let m1 = try MetaPage.read(fd: fd, offset: size, path: path), m1.isMeta,
+                   m1.version == MetaPage.dataVersion, Int(m1.free.pad) == size, m1.pageNumber == 1 {
+                    throw LookupError.damaged(path, "meta page 0 is not an LMDB meta page of this version")
+                }
+            }
+            if let m0 = try MetaPage.read(fd: fd, offset: 0, path: path), m0.isMeta {
+                throw LookupError(.notATable, path: path, "LMDB data format version \(m0.version) is not supported (expected \(MetaPage.dataVersion))")
+            }
+            throw notLMDB
         }
         // The page size lives in the free database record of meta page 0.
         let pageSize = Int(m0.free.pad)
