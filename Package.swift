@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "CSupport"),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         .target(name: "SharedLookup", dependencies: ["LMDB", "CZlib", "CSupport"]),
-        .target(name: "LookupBatch", dependencies: ["SharedLookup"]),
+        .target(name: "LookupBatch", dependencies: ["SharedLookup", "CSupport"]),
         // The read-only HTTP service in front of a table, with live table replacement.
         .target(
             name: "LookupServe",
@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "SharedLookupTests", dependencies: ["SharedLookup", "LMDB"]),
         .testTarget(name: "LookupCLITests", dependencies: ["SharedLookup", "lookup", "table-example", "batch-example"]),
-        .testTarget(name: "LookupBatchTests", dependencies: ["LookupBatch", "SharedLookup", "lookup"]),
+        .testTarget(name: "LookupBatchTests", dependencies: ["LookupBatch", "SharedLookup", "CSupport", "lookup"]),
         .testTarget(name: "LookupServeTests", dependencies: ["LookupServe", "SharedLookup", "lookup", .product(name: "NIOCore", package: "swift-nio")]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 // Tests of `lookup map`, the stdin-to-stdout form of the job: the same bytes as `lookup run`,
 // streaming on an open pipe, Hadoop counters, keyed output, bad lines, SIGPIPE, broken tables.
+import CSupport
 import Foundation
 import Testing
 
@@ -19,7 +20,9 @@ final class PipedLookup: @unchecked Sendable {
 
     init(_ arguments: [String]) throws {
         var input: [Int32] = [0, 0], output: [Int32] = [0, 0]
-        guard pipe(&input) == 0, pipe(&output) == 0 else { throw BatchTestError("pipe failed") }
+        // Close-on-exec: a child spawned at the same time by another test must not inherit
+        // these ends (it would keep this child's stdin open forever).
+        guard lookup_pipe_cloexec(&input, 0) == 0, lookup_pipe_cloexec(&output, 0) == 0 else { throw BatchTestError("pipe failed") }
         errPath = BatchPaths.scratch + "/map-\(UUID().uuidString).err"
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

@@ -6,6 +6,10 @@
 /* Hints the CPU to start loading the cache line at p (for reading). */
 static inline void lookup_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
 
+/* Creates a pipe whose ends are close-on-exec (and non-blocking when asked) atomically: 0, or
+ * -1 with errno. */
+int lookup_pipe_cloexec(int fds[2], int nonblocking);
+
 /* Arms the fault guard: on SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP or SIGABRT the process writes
  * `before`, the signal's name and `after` to `fd` (none when fd < 0) in one write and exits with
  * `status`. Re-arming replaces the line. Returns 0, or -1 when it could not be armed. */

@@ -1,6 +1,7 @@
 // WorkerProcess: one worker as seen by the coordinator: started by spawning the executable
 // again in the worker role (posix_spawn) or by fork(), with a pipe each way and the
 // coordinator's table descriptor.
+import CSupport
 import Foundation
 import SharedLookup
 
@@ -111,10 +112,6 @@ func currentExecutable() -> String {
 
 /// Creates a pipe whose ends close on exec (optionally non-blocking).
 func makePipe(_ fds: inout [Int32], nonBlocking: Bool = false) -> Bool {
-    guard pipe(&fds) == 0 else { return false }
-    for fd in fds {
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        if nonBlocking { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-    }
-    return true
+    // Atomically close-on-exec: no child spawned meanwhile by another thread inherits them.
+    lookup_pipe_cloexec(&fds, nonBlocking ? 1 : 0) == 0
 }
