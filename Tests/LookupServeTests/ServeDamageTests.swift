@@ -59,14 +59,20 @@ func expectServes(version: Int, keys: [String], on connection: HTTPConnection, s
         server.stop()
     }
 
+    /// A server over version 1 of the test table `t.lmdb` checking for new tables every
+    /// `checkInterval` seconds, and the bytes of version 2 (to damage and publish over it).
+    static func serveVersionOne(in dir: TempDir, checkInterval: String) throws -> (table: String, v2: Data, server: ServeProcess) {
+        let table = dir.file("t.lmdb")
+        try buildVersionedTable(table, keys: keys, version: 1)
+        let v2 = dir.file("v2.lmdb")
+        try buildVersionedTable(v2, keys: keys, version: 2)
+        return (table, try Data(contentsOf: URL(fileURLWithPath: v2)),
+                try ServeProcess(table: table, ["--check-interval", checkInterval], in: dir))
+    }
+
     @Test func damagedReplacementsLeaveTheOldServed() throws {
         let dir = try TempDir("damaged-replace")
-        let table = dir.file("t.lmdb")
-        try buildVersionedTable(table, keys: Self.keys, version: 1)
-        let v2 = dir.file("v2.lmdb")
-        try buildVersionedTable(v2, keys: Self.keys, version: 2)
-        let v2Bytes = try Data(contentsOf: URL(fileURLWithPath: v2))
-        let server = try ServeProcess(table: table, ["--check-interval", "0.05"], in: dir)
+        let (table, v2Bytes, server) = try Self.serveVersionOne(in: dir, checkInterval: "0.05")
         defer { server.stop() }
         let c = try server.connect()
 
@@ -103,12 +109,7 @@ func expectServes(version: Int, keys: [String], on connection: HTTPConnection, s
 
     @Test func randomDamageNeverKillsTheServer() throws {
         let dir = try TempDir("damaged-random")
-        let table = dir.file("t.lmdb")
-        try buildVersionedTable(table, keys: Self.keys, version: 1)
-        let v2 = dir.file("v2.lmdb")
-        try buildVersionedTable(v2, keys: Self.keys, version: 2)
-        let v2Bytes = try Data(contentsOf: URL(fileURLWithPath: v2))
-        let server = try ServeProcess(table: table, ["--check-interval", "0.02"], in: dir)
+        let (table, v2Bytes, server) = try Self.serveVersionOne(in: dir, checkInterval: "0.02")
         defer { server.stop() }
         let c = try server.connect()
         let rounds = 30

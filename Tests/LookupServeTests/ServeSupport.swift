@@ -373,29 +373,21 @@ enum TableDamage: CustomStringConvertible, CaseIterable {
 }
 
 /// `table`'s bytes with `count` runs of 4 random bytes written at random places after the two
-/// meta pages (the same places for the same `seed`).
+/// meta pages (the same places and bytes for the same `seed`).
 func randomlyDamaged(_ table: Data, seed: UInt64, count: Int = 1) -> Data {
     var bytes = [UInt8](table)
-    var generator = SeededGenerator(seed: seed)
+    // Knuth's MMIX linear congruential generator: reproducible, and good enough to pick places.
+    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    func next(_ bound: Int) -> Int {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Int((state >> 33) % UInt64(bound))
+    }
     let pageSize = Int(bytes[40]) | Int(bytes[41]) << 8 | Int(bytes[42]) << 16
     for _ in 0..<count {
-        let at = Int.random(in: (2 * pageSize)..<(bytes.count - 4), using: &generator)
-        for i in 0..<4 { bytes[at + i] = UInt8.random(in: 0...255, using: &generator) }
+        let at = 2 * pageSize + next(bytes.count - 4 - 2 * pageSize)
+        for i in 0..<4 { bytes[at + i] = UInt8(next(256)) }
     }
     return Data(bytes)
-}
-
-/// A small deterministic random number generator (SplitMix64).
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// Publishes `bytes` over `path` as a build does: written beside it, then renamed over it.
