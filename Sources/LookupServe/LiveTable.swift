@@ -123,17 +123,24 @@ public final class LiveTable: @unchecked Sendable {
     // Touched only inside the gate:
     /// A file refused (identity, size, mtime), not retried until one of them changes.
     private var rejected: [Int64]?
+    /// The refused file, kept open so its inode number is not reused by a newer file that
+    /// would then look the same (same size, and an mtime within the clock's granularity).
+    private var rejectedHold: Int32 = -1
     private var reportedMissing = false
     private let log: @Sendable (String) -> Void
+    /// How tables are verified before they are served.
+    public let verifier: TableVerifier
 
-    /// Verifies and opens the table at `path` (a full walk in a child process; blocks until
-    /// done). Throws `LookupError.damaged` for a damaged table, and the open's error for a
-    /// missing, foreign or truncated one. `log` receives one line for each replacement and
-    /// each problem found by `check()`.
-    public init(path: String, log: @escaping @Sendable (String) -> Void = { _ in }) throws(LookupError) {
+    /// Verifies and opens the table at `path` (a full walk in another process, by `verifier`;
+    /// blocks until done). Throws `LookupError.damaged` for a damaged table, and the open's
+    /// error for a missing, foreign or truncated one. `log` receives one line for each
+    /// replacement and each problem found by `check()`.
+    public init(path: String, verifier: TableVerifier = .forkedChild,
+                log: @escaping @Sendable (String) -> Void = { _ in }) throws(LookupError) {
         self.path = path
         self.log = log
-        served = ServedTable(try VerifiedTable.open(path), path: path, generation: 1)
+        self.verifier = verifier
+        served = ServedTable(try VerifiedTable.open(path, verifier: verifier), path: path, generation: 1)
     }
 
     /// The table to answer a request from. Hold it for the whole request: one request, one table.
@@ -175,20 +182,14 @@ public final class LiveTable: @unchecked Sendable {
         reportedMissing = false
         let identity = FileIdentity(st)
         if identity == old.identity { return .unchanged }
-        #if canImport(Darwin)
-        let modified = st.st_mtimespec
-        #else
-        let modified = st.st_mtim
-        #endif
-        let signature = [Int64(bitPattern: identity.device), Int64(bitPattern: identity.inode), Int64(st.st_size),
-                         Int64(modified.tv_sec), Int64(modified.tv_nsec)]
+        let signature = Self.signature(st)
         if signature == rejected && !force { return .unchanged }
 
         setVerifying(true)
-        let path = self.path
+        let path = self.path, verifier = self.verifier
         let requireMetadata = old.table.metadata != nil
         let outcome = await runOnOwnThread { () -> Result<VerifiedTable, LookupError> in
-            Result { () throws(LookupError) in try VerifiedTable.open(path, requireMetadata: requireMetadata) }
+            Result { () throws(LookupError) in try VerifiedTable.open(path, verifier: verifier, requireMetadata: requireMetadata) }
         }
         setVerifying(false)
         guard let outcome else { return .failed("the check of \(path) was cancelled; still serving generation \(old.generation)") }
@@ -197,7 +198,7 @@ public final class LiveTable: @unchecked Sendable {
         case .success(let table):
             opened = table
         case .failure(let error):
-            rejected = signature
+            remember(rejected: signature)
             let message = "new table at \(path) cannot be used, still serving generation \(old.generation): \(error.description)"
             recordRejection(message)
             log(message)
@@ -205,12 +206,39 @@ public final class LiveTable: @unchecked Sendable {
         }
         // The path may name the served file again by now: it is never kept open twice.
         if opened.identity == old.identity { return .unchanged }
-        rejected = nil
+        remember(rejected: nil)
         let next = ServedTable(opened, path: path, generation: old.generation + 1)
         swapIn(next)
         let entries = (try? next.table.count()).map { "\($0) entries" } ?? "entries unknown"
         log("switched to the new table at \(path) (generation \(next.generation), \(entries), verified)")
         return .replaced(generation: next.generation)
+    }
+
+    /// Remembers `signature` as refused (`nil`: nothing is), holding the file it names open.
+    private func remember(rejected signature: [Int64]?) {
+        if rejectedHold >= 0 { close(rejectedHold) }
+        rejectedHold = -1
+        rejected = nil
+        guard let signature else { return }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        var st = stat()
+        if fd >= 0 && fstat(fd, &st) == 0 && Self.signature(st) == signature {
+            rejectedHold = fd
+            rejected = signature
+        } else if fd >= 0 {
+            close(fd)
+        }
+    }
+
+    /// What identifies a version of a file: device, inode, size and modification time.
+    private static func signature(_ st: stat) -> [Int64] {
+        #if canImport(Darwin)
+        let modified = st.st_mtimespec
+        #else
+        let modified = st.st_mtim
+        #endif
+        return [Int64(bitPattern: UInt64(st.st_dev)), Int64(bitPattern: UInt64(st.st_ino)), Int64(st.st_size),
+                Int64(modified.tv_sec), Int64(modified.tv_nsec)]
     }
 
     private func recordRejection(_ message: String) {

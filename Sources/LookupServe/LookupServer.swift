@@ -24,7 +24,7 @@ public struct LookupServer: Sendable {
     /// `log` receives one line for each table replacement or problem.
     public init(options: ServeOptions, log: @escaping @Sendable (String) -> Void = { _ in }) throws(LookupError) {
         self.options = options
-        self.live = try LiveTable(path: options.tablePath, log: log)
+        self.live = try LiveTable(path: options.tablePath, verifier: options.verifier, log: log)
     }
 
     /// Listens and answers requests. `onListening` is called with the bound host and port

@@ -1,8 +1,10 @@
 // VerifiedTable: opening a table file for serving only after a full check of that very file in
-// a child process (`Table.verifyIsolated`), so damaged pages fail a check instead of killing
-// the server. The file is opened once by path; the check and the served `Table` both read it
-// through that descriptor (`/proc/self/fd/N`), so a file renamed over the path meanwhile is
-// never the one served unchecked. Also: running blocking work on a thread of its own.
+// another process, so damaged pages fail a check instead of killing the server. The file is
+// opened once by path; the check and the served `Table` both read it through that descriptor
+// (`/proc/self/fd/N`), so a file renamed over the path meanwhile is never the one served
+// unchecked. The check runs in a freshly started process (`lookup serve --verify-only`), or in
+// a forked child (`Table.verifyIsolated`) where forking is safe. Also: running blocking work
+// on a thread of its own.
 import Foundation
 import SharedLookup
 
@@ -27,7 +29,7 @@ struct VerifiedTable {
     /// the open for a missing, foreign or truncated file. With `requireMetadata`, a table
     /// without metadata (not built by `lookup build`, or whose databases cannot be found) is
     /// refused too. Blocks for a full walk of the table: call it off the event loops.
-    static func open(_ path: String, requireMetadata: Bool = false) throws(LookupError) -> VerifiedTable {
+    static func open(_ path: String, verifier: TableVerifier, requireMetadata: Bool = false) throws(LookupError) -> VerifiedTable {
         let fd = openReadOnly(path)
         if fd < 0 { throw LookupError.system("cannot open table", path: path) }
         defer { close(fd) }
@@ -37,17 +39,22 @@ struct VerifiedTable {
         let viaFD = descriptorPath(fd)
         func relabel(_ error: LookupError) -> LookupError { relabeled(error, from: viaFD, to: path) }
 
-        let report: TableCheckReport
+        let problems: [String]
         do throws(LookupError) {
-            report = try ChildOutput.silenced { () throws(LookupError) in try Table.verifyIsolated(path: viaFD) }
+            switch verifier {
+            case .forkedChild:
+                problems = try ChildOutput.silenced { () throws(LookupError) in try Table.verifyIsolated(path: viaFD) }.problems
+            case .process(let executable, let arguments):
+                problems = try VerifierProcess.run(executable, arguments, fd: fd, path: path)
+            }
         } catch where error.kind == .lmdb || error.kind == .corrupt || error.kind == .damaged {
             // LMDB met a page it cannot use while opening (MDB_CORRUPTED, MDB_PAGE_NOTFOUND...).
             throw LookupError.damaged(path, relabel(error).message)
         } catch {
             throw relabel(error)
         }
-        if !report.ok {
-            let detail = report.problems.map { $0.replacingOccurrences(of: viaFD, with: path) }.joined(separator: "; ")
+        if !problems.isEmpty {
+            let detail = problems.map { $0.replacingOccurrences(of: viaFD, with: path) }.joined(separator: "; ")
             throw LookupError.damaged(path, detail)
         }
 
@@ -100,6 +107,111 @@ struct VerifiedTable {
         if error.path == from { error.path = to }
         error.message = error.message.replacingOccurrences(of: from, with: to)
         return error
+    }
+}
+
+/// How a table is verified before it is served: a full walk, compared with its metadata, in a
+/// process other than the server, so damaged pages cannot kill the server.
+public enum TableVerifier: Sendable, Hashable {
+    /// `Table.verifyIsolated` in a forked child. The child runs Swift code after `fork()`: if
+    /// another thread of the server held a lock of the Swift runtime at that moment (a generic
+    /// type's metadata being instantiated while requests are answered), the child hangs and
+    /// the check never ends. Use it only where no other thread is busy (a tool, a test).
+    case forkedChild
+    /// A freshly started process: `executable` with `arguments` and then the path of the table
+    /// (open as its descriptor 3), which prints `TableVerifier.childReport(path:)` on standard
+    /// output. `lookup serve --verify-only` is one.
+    case process(executable: String, arguments: [String])
+
+    /// The verifying process's side of `.process`: verifies the table at `path` in this
+    /// process and returns the outcome as one line of JSON for the server to read. A damaged
+    /// page may kill this process; the server counts that as damage.
+    public static func childReport(path: String) -> String {
+        var outcome = VerifierOutcome()
+        do {
+            let table = try Table(path: path)
+            do {
+                outcome.problems = try table.verify().problems
+            } catch let error as LookupError where error.kind == .lmdb {
+                outcome.problems = ["reading the table failed: \(error.message)"]
+            }
+        } catch let error as LookupError {
+            outcome.kind = error.kind.rawValue
+            outcome.message = error.message
+        } catch {
+            outcome.kind = LookupError.Kind.io.rawValue
+            outcome.message = "\(error)"
+        }
+        let json = (try? JSONEncoder().encode(outcome)).map { String(decoding: $0, as: UTF8.self) }
+        return json ?? "{}"
+    }
+}
+
+/// What a verifying process reports: the problems of its walk, or the error that stopped it.
+private struct VerifierOutcome: Codable {
+    var problems: [String]?
+    var kind: String?
+    var message: String?
+}
+
+/// Runs a `.process` verifier on an open table file.
+private enum VerifierProcess {
+    /// Starts `executable ARGUMENTS /proc/self/fd/3` (`/dev/fd/3` on Darwin) with `fd` as its descriptor 3, standard
+    /// output to a pipe, standard error to /dev/null (a child dying of a trap prints no crash
+    /// report into the server's log), and returns the problems it reports (none: the table is
+    /// sound). `path` names the table in errors.
+    static func run(_ executable: String, _ arguments: [String], fd: Int32, path: String) throws(LookupError) -> [String] {
+        var pipeFDs: [Int32] = [0, 0]
+        guard pipe(&pipeFDs) == 0 else { throw LookupError.system("cannot create a pipe to check the table", path: path) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        // dup2 onto a different number clears close-on-exec; the table's descriptor is never 3
+        // here only by luck, so move it out of the way first when it is.
+        let source = fd == 3 ? fcntl(fd, F_DUPFD_CLOEXEC, 10) : fd
+        defer { if source != fd { close(source) } }
+        posix_spawn_file_actions_adddup2(&actions, source, 3)
+        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], STDOUT_FILENO)
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0)
+        let argv = [executable] + arguments + [VerifiedTable.descriptorPath(3)]
+        // No crash report (and its symbolication, which takes seconds) from a child that traps.
+        let environment = ProcessInfo.processInfo.environment.filter { $0.key != "SWIFT_BACKTRACE" }
+            .map { "\($0.key)=\($0.value)" } + ["SWIFT_BACKTRACE=enable=no"]
+        var pid: pid_t = 0
+        let spawned = withCStrings(argv) { cArgv in
+            withCStrings(environment) { cEnv in posix_spawn(&pid, executable, &actions, nil, cArgv, cEnv) }
+        }
+        close(pipeFDs[1])
+        defer { close(pipeFDs[0]) }
+        guard spawned == 0 else {
+            throw LookupError.system("cannot start \(executable) to check the table", path: path, errno: spawned)
+        }
+        let output = FileHandle(fileDescriptor: pipeFDs[0], closeOnDealloc: false).readDataToEndOfFile()
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let signal = status & 0x7f
+        if signal != 0 {
+            let name = signal == SIGBUS ? "SIGBUS" : signal == SIGSEGV ? "SIGSEGV" : signal == SIGILL ? "SIGILL" : "signal \(signal)"
+            return ["reading the table's pages killed the checking process (\(name))"]
+        }
+        guard let outcome = try? JSONDecoder().decode(VerifierOutcome.self, from: output) else {
+            throw LookupError(.io, path: path, "the process checking the table (\(executable)) ended without a report (exit status \((status >> 8) & 0xff))")
+        }
+        // The child named the table by its descriptor path; the server names it by its path.
+        let childPath = VerifiedTable.descriptorPath(3)
+        if let problems = outcome.problems {
+            return problems.map { $0.replacingOccurrences(of: childPath, with: path) }
+        }
+        throw LookupError(LookupError.Kind(rawValue: outcome.kind ?? "") ?? .io, path: path,
+                          (outcome.message ?? "the check failed").replacingOccurrences(of: childPath, with: path))
+    }
+
+    /// Calls `body` with `strings` as a NULL-terminated C array.
+    private static func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+        let copies = strings.map { strdup($0) }
+        defer { copies.forEach { free($0) } }
+        return body(copies + [nil])
     }
 }
 

@@ -56,6 +56,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds an idle keep-alive connection stays open.")
     var idleTimeout = 60.0
 
+    @Flag(help: .hidden)
+    var verifyOnly = false
+
     func validate() throws {
         if !(0...65535).contains(port) { throw ValidationError("--port must be 0 to 65535") }
         // Upper bounds keep the conversions to whole milliseconds and nanoseconds in range.
@@ -68,12 +71,18 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if verifyOnly {
+            // The verifier process a server starts: verify TABLE, report as JSON, exit.
+            var line = TableVerifier.childReport(path: table) + "\n"
+            line.withUTF8 { _ = write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            return
+        }
         let limits = ServeLimits(maxBodyBytes: parseSize(maxBody) ?? 16 << 20, maxKeysPerBatch: maxKeys,
                                  requestTimeout: .milliseconds(Int64(requestTimeout * 1000)),
                                  idleTimeout: .milliseconds(Int64(idleTimeout * 1000)))
         let options = ServeOptions(tablePath: table, host: host, port: port,
                                    checkInterval: checkInterval > 0 ? .milliseconds(Int64(checkInterval * 1000)) : nil,
-                                   limits: limits)
+                                   limits: limits, verifier: Self.verifier)
         try await reportingErrors {
             let server = try LookupServer(options: options, log: { printStatus($0) })
             let entries = (try? server.live.current.table.count()).map { "\($0) entries" } ?? "entries unknown"
@@ -88,6 +97,15 @@ struct ServeCommand: AsyncParsableCommand {
             }
             printStatus("stopped")
         }
+    }
+}
+
+extension ServeCommand {
+    /// Tables are verified by this program run again (`lookup serve --verify-only TABLE`): a
+    /// fresh process, where a forked child of the running server could hang (see `TableVerifier`).
+    static var verifier: TableVerifier {
+        guard let executable = Bundle.main.executablePath ?? CommandLine.arguments.first else { return .forkedChild }
+        return .process(executable: executable, arguments: ["serve", "--verify-only"])
     }
 }
 

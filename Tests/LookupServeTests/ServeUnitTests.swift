@@ -12,6 +12,10 @@ import Glibc
 import Darwin
 #endif
 
+/// How the tests in this process verify tables: the built `lookup` in a fresh process (a child
+/// forked from the busy test runner could hang on a lock another thread held at the fork).
+let testVerifier = TableVerifier.process(executable: lookupBinary, arguments: ["serve", "--verify-only"])
+
 @Suite struct RequestKeysTests {
     @Test func percentDecoding() throws {
         #expect(try RequestKeys.decodePathKey("plain") == Array("plain".utf8))
@@ -99,7 +103,7 @@ import Darwin
     @Test func prometheusText() throws {
         let dir = try TempDir()
         try buildTable(dir.file("t.lmdb"), [("a", "1"), ("b", "2")])
-        let live = try LiveTable(path: dir.file("t.lmdb"))
+        let live = try LiveTable(path: dir.file("t.lmdb"), verifier: testVerifier)
         let metrics = ServeMetrics()
         metrics.requestStarted()
         metrics.requestFinished(.key, status: 200, seconds: 0.0003)
@@ -144,7 +148,7 @@ import Darwin
         let path = dir.file("t.lmdb")
         try buildVersionedTable(path, keys: ["a", "b"], version: 1)
         let log = Lines()
-        let live = try LiveTable(path: path, log: { log.add($0) })
+        let live = try LiveTable(path: path, verifier: testVerifier, log: { log.add($0) })
         let first = live.current
         #expect(first.generation == 1)
         #expect(await live.check() == .unchanged)
@@ -166,7 +170,7 @@ import Darwin
         let path = dir.file("t.lmdb")
         try buildVersionedTable(path, keys: ["a"], version: 1)
         let log = Lines()
-        let live = try LiveTable(path: path, log: { log.add($0) })
+        let live = try LiveTable(path: path, verifier: testVerifier, log: { log.add($0) })
         // A foreign file renamed over the table.
         let junk = dir.file("junk")
         try Data(repeating: 0x41, count: 10000).write(to: URL(fileURLWithPath: junk))
@@ -194,7 +198,7 @@ import Darwin
         let keys = testKeys(200)
         try buildVersionedTable(path, keys: keys, version: 1)
         let log = Lines()
-        let live = try LiveTable(path: path, log: { log.add($0) })
+        let live = try LiveTable(path: path, verifier: testVerifier, log: { log.add($0) })
         let v2 = dir.file("v2.lmdb")
         try buildVersionedTable(v2, keys: keys, version: 2)
         try publish(try TableDamage.valueBytes.apply(to: Data(contentsOf: URL(fileURLWithPath: v2))), over: path)
@@ -217,9 +221,9 @@ import Darwin
         let path = dir.file("t.lmdb")
         try buildVersionedTable(path, keys: testKeys(100), version: 1)
         try publish(try TableDamage.valueBytes.apply(to: Data(contentsOf: URL(fileURLWithPath: path))), over: path)
-        #expect(throws: LookupError.self) { try LiveTable(path: path) }
+        #expect(throws: LookupError.self) { try LiveTable(path: path, verifier: testVerifier) }
         do throws(LookupError) {
-            _ = try LiveTable(path: path)
+            _ = try LiveTable(path: path, verifier: testVerifier)
         } catch {
             #expect(error.kind == .damaged && error.path == path, "\(error)")
             #expect(error.description.hasPrefix("\(path): the table is damaged ("), "\(error)")
@@ -228,7 +232,7 @@ import Darwin
 
     @Test func missingTableAtStartIsAnError() throws {
         let dir = try TempDir()
-        #expect(throws: LookupError.self) { try LiveTable(path: dir.file("none.lmdb")) }
+        #expect(throws: LookupError.self) { try LiveTable(path: dir.file("none.lmdb"), verifier: testVerifier) }
     }
 }
 
@@ -238,7 +242,8 @@ import Darwin
         let dir = try TempDir()
         let path = dir.file("t.lmdb")
         try buildVersionedTable(path, keys: testKeys(100), version: 1)
-        let server = try LookupServer(options: ServeOptions(tablePath: path, port: 0, checkInterval: .milliseconds(20), handleSignals: false))
+        let server = try LookupServer(options: ServeOptions(tablePath: path, port: 0, checkInterval: .milliseconds(20), handleSignals: false,
+                                                                 verifier: testVerifier))
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let task = Task { try await server.run { _, port in continuation.yield(port) } }
         var iterator = ports.makeAsyncIterator()
