@@ -54,7 +54,7 @@ final class HTTP1Policy: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if parseError == nil {
+        if parseError == nil && error is HTTPParserError {
             parseError = error
             if readingRequest && !unanswered.isEmpty {
                 // The request being read is broken: its response is the last.
