@@ -21,7 +21,7 @@ extension ServeResponder {
         let key = try RequestKeys.decodePathKey(encoded)
         let served = live.current
         let value: ByteBuffer? = try key.withUnsafeBytes { k in
-            try served.table.read { reader in
+            try served.read { reader in
                 try reader.value(for: k).map { ByteBuffer(bytes: $0) }
             }
         }
@@ -43,7 +43,7 @@ extension ServeResponder {
         let served = live.current
         var found = 0
         let output: ByteBuffer = try keys.withKeys { views in
-            try served.table.read { reader in
+            try served.read { reader in
                 var values = [UnsafeRawBufferPointer?](repeating: nil, count: views.count)
                 try reader.lookupBatch(views) { index, value in values[index] = value }
                 found = values.reduce(0) { $1 == nil ? $0 : $0 + 1 }
@@ -83,20 +83,40 @@ extension ServeResponder {
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: output))
     }
 
-    /// What `GET /v1/stats` answers: the served file and the table's stats and metadata.
+    /// What `GET /v1/stats` answers: the served file, the table's stats and metadata, and what
+    /// the table replacements came to.
     struct StatsBody: Encodable {
         var generation: Int
         var loadedAt: String
         var device: UInt64
         var inode: UInt64
         var table: TableStats
+        var replacements: Replacements
+    }
+
+    /// The `replacements` member of `GET /v1/stats`.
+    struct Replacements: Encodable {
+        /// New tables verified and switched to.
+        var done: Int
+        /// New files refused; the table served stayed.
+        var rejected: Int
+        /// The log line of the last refusal, and when it happened.
+        var lastRejection: String?
+        var lastRejectionAt: String?
+        /// A new file is being verified now.
+        var verifying: Bool
     }
 
     /// `GET /v1/stats`.
     func stats() throws -> Response {
         let served = live.current
-        let body = StatsBody(generation: served.generation, loadedAt: ISO8601DateFormatter().string(from: served.loadedAt),
-                             device: served.identity.device, inode: served.identity.inode, table: try served.table.stats())
+        let status = live.status
+        let dates = ISO8601DateFormatter()
+        let replacements = Replacements(done: status.replacements, rejected: status.rejected, lastRejection: status.lastRejection,
+                                        lastRejectionAt: status.lastRejectionAt.map { dates.string(from: $0) }, verifying: status.verifying)
+        let body = StatsBody(generation: served.generation, loadedAt: dates.string(from: served.loadedAt),
+                             device: served.identity.device, inode: served.identity.inode, table: try served.stats(),
+                             replacements: replacements)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         var bytes = ByteBuffer(bytes: try encoder.encode(body))
@@ -104,22 +124,28 @@ extension ServeResponder {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: bytes))
     }
 
-    /// `GET /healthz`: 200 when the served table can be read.
+    /// `GET /healthz`: 200 when the served table (verified before it was served) can be read.
+    /// A refused replacement does not make the service unhealthy (it answers from the table it
+    /// has), but shows: `rejected` counts refused files, `verifying` says a check is running.
     func health() throws -> Response {
         let served = live.current
-        let entries = try served.table.count()
+        let status = live.status
+        let entries: Int
+        do { entries = try served.table.count() } catch { throw served.relabel(error) }
         var json = JSONText()
         json.raw("{\"status\":\"ok\",\"generation\":")
         json.int(served.generation)
         json.raw(",\"entries\":")
         json.int(entries)
-        json.raw("}\n")
+        json.raw(",\"rejected\":")
+        json.int(status.rejected)
+        json.raw(status.verifying ? ",\"verifying\":true}\n" : ",\"verifying\":false}\n")
         return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: json.buffer))
     }
 
     /// `GET /metrics`: Prometheus text.
     func metricsText() -> Response {
-        let text = metrics.render(table: live.current)
+        let text = metrics.render(table: live.current, replacement: live.status)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }

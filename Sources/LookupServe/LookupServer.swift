@@ -19,11 +19,12 @@ public struct LookupServer: Sendable {
     /// The counters behind `GET /metrics`.
     public let metrics = ServeMetrics()
 
-    /// Opens the table (a missing or broken table fails here, before anything listens).
+    /// Verifies the table in a child process (a full walk) and opens it: a missing, broken or
+    /// damaged table fails here, before anything listens (`LookupError.damaged` for damage).
     /// `log` receives one line for each table replacement or problem.
     public init(options: ServeOptions, log: @escaping @Sendable (String) -> Void = { _ in }) throws(LookupError) {
         self.options = options
-        self.live = try LiveTable(path: options.tablePath, log: log)
+        self.live = try LiveTable(path: options.tablePath, verifier: options.verifier, log: log)
     }
 
     /// Listens and answers requests. `onListening` is called with the bound host and port

@@ -76,8 +76,9 @@ public final class ServeMetrics: @unchecked Sendable {
         timeouts += 1
     }
 
-    /// The metrics as Prometheus text, with the served table's generation and entry count.
-    public func render(table: ServedTable) -> String {
+    /// The metrics as Prometheus text, with the served table's generation and entry count and
+    /// what the table replacements so far came to.
+    public func render(table: ServedTable, replacement: ReplacementStatus = ReplacementStatus()) -> String {
         lock.lock()
         let requests = self.requests, latency = self.latency
         let keys = self.keys, hits = self.hits, misses = self.misses, inFlight = self.inFlight, timeouts = self.timeouts
@@ -114,6 +115,10 @@ public final class ServeMetrics: @unchecked Sendable {
         }
         single("lookup_table_generation", "gauge", "Generation of the served table: 1 at start, one more per replacement.", table.generation)
         single("lookup_table_entries", "gauge", "Records in the served table.", (try? table.table.count()) ?? 0)
+        single("lookup_table_replacements_total", "counter", "New tables verified and switched to.", replacement.replacements)
+        single("lookup_table_rejected_total", "counter",
+               "New tables refused (damaged, not a table, unreadable); the previous table stayed served.", replacement.rejected)
+        single("lookup_table_verifying", "gauge", "1 while a new table is being verified.", replacement.verifying ? 1 : 0)
         return out
     }
 }

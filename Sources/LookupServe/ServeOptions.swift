@@ -43,16 +43,21 @@ public struct ServeOptions: Sendable, Hashable {
     public var handleSignals: Bool
     /// Per-request limits.
     public var limits: ServeLimits
+    /// How a table is verified before it is served. `.forkedChild` can hang a check when other
+    /// threads are busy (see `TableVerifier`); a server answering requests wants `.process`
+    /// (`lookup serve` runs itself with `--verify-only`).
+    public var verifier: TableVerifier
 
     /// Creates options; see each property.
     public init(tablePath: String, host: String = "127.0.0.1", port: Int = 8080,
                 checkInterval: Duration? = .milliseconds(250), handleSignals: Bool = true,
-                limits: ServeLimits = ServeLimits()) {
+                limits: ServeLimits = ServeLimits(), verifier: TableVerifier = .forkedChild) {
         self.tablePath = tablePath
         self.host = host
         self.port = port
         self.checkInterval = checkInterval
         self.handleSignals = handleSignals
         self.limits = limits
+        self.verifier = verifier
     }
 }

@@ -1,6 +1,7 @@
 // ServeResponder: routes each request to its endpoint, turns refusals into JSON errors, and
 // records every request in the metrics. The endpoints themselves live in Endpoints.swift.
 import Hummingbird
+import NIOHTTP1
 
 /// Answers the service's HTTP requests.
 struct ServeResponder: HTTPResponder {
@@ -26,6 +27,9 @@ struct ServeResponder: HTTPResponder {
             response = try await answer(endpoint, path: path, query: query, request: request)
         } catch let error as ServeError {
             response = error.response
+        } catch let error as HTTPParserError {
+            // The body could not be parsed (a malformed chunk size...): the client's fault.
+            response = ServeError.badRequest("the request is not valid HTTP/1.1 (\(HTTP1Policy.describe(error))); the connection is closed").response
         } catch {
             response = ServeError(.internalServerError, "\(error)").response
         }
@@ -49,33 +53,41 @@ struct ServeResponder: HTTPResponder {
 
     private func answer(_ endpoint: Endpoint, path: Substring, query: Substring, request: Request) async throws -> Response {
         let method = request.method
-        func require(_ allowed: HTTPRequest.Method) throws(ServeError) {
-            if method != allowed { throw .methodNotAllowed(method, path: String(path), allowed: allowed.rawValue) }
+        func require(_ allowed: HTTPRequest.Method) async throws {
+            if method != allowed { throw ServeError.methodNotAllowed(method, path: String(path), allowed: allowed.rawValue) }
+            // A GET seldom has a body; when it has one, read it first, so a malformed one is
+            // answered 400 rather than the request it came with.
+            if allowed == .get && Self.hasBody(request) { _ = try await collectBody(request) }
         }
         switch endpoint {
         case .key:
-            try require(.get)
+            try await require(.get)
             guard path.count > Self.keyPrefix.count else {
                 throw ServeError.badRequest("no key in the path; use GET /v1/keys/{key} with the key percent-encoded")
             }
             return try getKey(encoded: path.dropFirst(Self.keyPrefix.count))
         case .lookup:
-            try require(.post)
+            try await require(.post)
             let body = try await collectBody(request)
             let format: BatchFormat = Self.wantsNDJSON(query: query, accept: request.headers[.accept]) ? .ndjson : .json
             return try lookupBatch(body: body, contentType: request.headers[.contentType], format: format)
         case .stats:
-            try require(.get)
+            try await require(.get)
             return try stats()
         case .healthz:
-            try require(.get)
+            try await require(.get)
             return try health()
         case .metrics:
-            try require(.get)
+            try await require(.get)
             return metricsText()
         case .other:
             throw ServeError(.notFound, "no endpoint \(path); the endpoints are GET /v1/keys/{key}, POST /v1/lookup, GET /v1/stats, GET /healthz and GET /metrics")
         }
+    }
+
+    /// Whether `request` says it has a body (a `Transfer-Encoding`, or a `Content-Length` other than 0).
+    static func hasBody(_ request: Request) -> Bool {
+        request.headers[.transferEncoding] != nil || (request.headers[.contentLength].map { $0 != "0" } ?? false)
     }
 
     /// Whether the client asked for NDJSON (`?format=ndjson` or `Accept: application/x-ndjson`).

@@ -1,10 +1,12 @@
 // SlowClientGuard: bounds slow clients. A byte-level handler at the front of each connection's
 // pipeline starts a clock at the first byte of a request; when no response has started by the
 // request timeout (headers or body still trickling in), it answers 408 with a JSON body and
-// closes the connection. GuardedHTTP1Channel puts it in front of Hummingbird's HTTP/1 channel.
+// closes the connection. GuardedHTTP1Channel puts it in front of Hummingbird's HTTP/1 channel
+// (and HTTP1Policy behind NIO's request decoder).
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// Answers 408 and closes the connection when a request is not received in time.
 final class SlowClientGuard: ChannelDuplexHandler, RemovableChannelHandler {
@@ -67,7 +69,8 @@ final class SlowClientGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
-/// Hummingbird's HTTP/1 channel with a `SlowClientGuard` in front of it.
+/// Hummingbird's HTTP/1 channel with a `SlowClientGuard` in front of it and an `HTTP1Policy`
+/// right after NIO's HTTP/1 request decoder.
 struct GuardedHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
 
@@ -79,7 +82,14 @@ struct GuardedHTTP1Channel: ServerChildChannel {
         let guarded = channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(SlowClientGuard(timeout: requestTimeout, metrics: metrics))
         }
-        return guarded.flatMap { base.setup(channel: channel, logger: logger) }
+        return guarded.flatMap { base.setup(channel: channel, logger: logger) }.flatMapThrowing { value in
+            // Hummingbird's setup put the decoder in; the policy goes right after it, where
+            // requests still carry their HTTP version.
+            let pipeline = channel.pipeline.syncOperations
+            let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try pipeline.addHandler(HTTP1Policy(), position: .after(decoder))
+            return value
+        }
     }
 
     func handle(value: Value, logger: Logger) async {

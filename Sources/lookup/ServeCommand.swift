@@ -20,9 +20,14 @@ struct ServeCommand: AsyncParsableCommand {
         missing), POST /v1/lookup (a JSON array of keys, or one key per line; answered as JSON, \
         or NDJSON with ?format=ndjson), GET /v1/stats, GET /healthz, GET /metrics (Prometheus).
 
-        When a new table is published over TABLE (as `lookup build` does, by rename), the \
-        service switches to it within --check-interval, or at once on SIGHUP; requests in \
-        flight finish on the old table. SIGINT or SIGTERM: stop accepting, finish the requests \
+        The table is verified (every record walked, in a child process) before it is served: \
+        a damaged table is refused with exit status 2. When a new table is published over \
+        TABLE (as `lookup build` does, by rename), the service verifies it and switches to it \
+        within --check-interval, or on SIGHUP (which also retries a file refused before); \
+        requests in flight finish on the old table. A new table that fails is logged and \
+        counted (GET /v1/stats, /metrics), and the old one keeps answering. HTTP/1.0 \
+        connections are closed after each response unless the client asks for keep-alive. \
+        SIGINT or SIGTERM: stop accepting, finish the requests \
         in flight, exit 0. Once listening, prints `lookup serve: listening on http://HOST:PORT` \
         on standard error (--port 0 picks a free port).
         """)
@@ -51,21 +56,33 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds an idle keep-alive connection stays open.")
     var idleTimeout = 60.0
 
+    @Flag(help: .hidden)
+    var verifyOnly = false
+
     func validate() throws {
         if !(0...65535).contains(port) { throw ValidationError("--port must be 0 to 65535") }
-        if !(checkInterval >= 0) { throw ValidationError("--check-interval must be 0 or more seconds") }
+        // Upper bounds keep the conversions to whole milliseconds and nanoseconds in range.
+        if !(checkInterval >= 0 && checkInterval <= 86_400) { throw ValidationError("--check-interval must be 0 to 86400 seconds") }
         if (parseSize(maxBody) ?? 0) < 1 { throw ValidationError("--max-body must be a size like 16M") }
         if maxKeys < 1 { throw ValidationError("--max-keys must be 1 or more") }
-        if !(requestTimeout > 0) || !(idleTimeout > 0) { throw ValidationError("timeouts must be more than 0 seconds") }
+        if !(requestTimeout > 0 && requestTimeout <= 1_000_000) || !(idleTimeout > 0 && idleTimeout <= 1_000_000) {
+            throw ValidationError("timeouts must be more than 0 and at most 1000000 seconds")
+        }
     }
 
     func run() async throws {
+        if verifyOnly {
+            // The verifier process a server starts: verify TABLE, report as JSON, exit.
+            var line = TableVerifier.childReport(path: table) + "\n"
+            line.withUTF8 { _ = write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            return
+        }
         let limits = ServeLimits(maxBodyBytes: parseSize(maxBody) ?? 16 << 20, maxKeysPerBatch: maxKeys,
                                  requestTimeout: .milliseconds(Int64(requestTimeout * 1000)),
                                  idleTimeout: .milliseconds(Int64(idleTimeout * 1000)))
         let options = ServeOptions(tablePath: table, host: host, port: port,
                                    checkInterval: checkInterval > 0 ? .milliseconds(Int64(checkInterval * 1000)) : nil,
-                                   limits: limits)
+                                   limits: limits, verifier: Self.verifier)
         try await reportingErrors {
             let server = try LookupServer(options: options, log: { printStatus($0) })
             let entries = (try? server.live.current.table.count()).map { "\($0) entries" } ?? "entries unknown"
@@ -80,6 +97,15 @@ struct ServeCommand: AsyncParsableCommand {
             }
             printStatus("stopped")
         }
+    }
+}
+
+extension ServeCommand {
+    /// Tables are verified by this program run again (`lookup serve --verify-only TABLE`): a
+    /// fresh process, where a forked child of the running server could hang (see `TableVerifier`).
+    static var verifier: TableVerifier {
+        guard let executable = Bundle.main.executablePath ?? CommandLine.arguments.first else { return .forkedChild }
+        return .process(executable: executable, arguments: ["serve", "--verify-only"])
     }
 }
 

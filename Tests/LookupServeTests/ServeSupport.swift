@@ -310,3 +310,111 @@ func runLookup(_ arguments: [String]) throws -> ProcessResult {
     return ProcessResult(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
                          stderr: String(decoding: err, as: UTF8.self))
 }
+
+// MARK: - Damaged tables
+
+/// Ways to damage a table file, each one that has killed or fooled a server before.
+enum TableDamage: CustomStringConvertible, CaseIterable {
+    /// The newest meta page's last page number set far beyond the file.
+    case lastPageHuge
+    /// The newest meta page's page size set to 64 KiB.
+    case pageSizeBad
+    /// The flags of the main database in the newest meta page changed (named databases lost).
+    case mainDatabaseFlags
+    /// Four bytes inside a record's value changed.
+    case valueBytes
+    /// The file cut to half its size.
+    case truncated
+
+    var description: String {
+        switch self {
+        case .lastPageHuge: "last page number huge"
+        case .pageSizeBad: "bad page size"
+        case .mainDatabaseFlags: "main database flags changed"
+        case .valueBytes: "bytes of a value changed"
+        case .truncated: "truncated"
+        }
+    }
+
+    /// `table`'s bytes with this damage.
+    func apply(to table: Data) throws -> Data {
+        var bytes = [UInt8](table)
+        let meta = try newestMetaPage(bytes)
+        switch self {
+        case .lastPageHuge: store(UInt64(1) << 62, in: &bytes, at: meta + 136)
+        case .pageSizeBad: store(UInt32(65536), in: &bytes, at: meta + 40)
+        case .mainDatabaseFlags: bytes[meta + 92] = 0x08
+        case .valueBytes:
+            // A value of the versioned test tables: "v<version>|<key>|..."; change its key part.
+            let marker = Array("|k00042|".utf8)
+            guard let at = (0...(bytes.count - marker.count)).first(where: { bytes[$0..<$0 + marker.count].elementsEqual(marker) }) else {
+                throw TestFailure("no value of k00042 in the table")
+            }
+            for i in 2..<6 { bytes[at + i] ^= 0x55 }
+        case .truncated: bytes.removeLast(bytes.count / 2)
+        }
+        return Data(bytes)
+    }
+
+    /// Offset of the meta page with the higher transaction id (the one LMDB reads).
+    private func newestMetaPage(_ bytes: [UInt8]) throws -> Int {
+        func load(_ offset: Int, _ size: Int) -> UInt64 {
+            (0..<size).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * $1) }
+        }
+        guard bytes.count >= 160 else { throw TestFailure("not a table") }
+        let pageSize = Int(load(40, 4))
+        guard bytes.count >= pageSize + 160 else { throw TestFailure("not a table") }
+        return load(pageSize + 144, 8) > load(144, 8) ? pageSize : 0
+    }
+
+    private func store<T: FixedWidthInteger>(_ value: T, in bytes: inout [UInt8], at offset: Int) {
+        for i in 0..<(T.bitWidth / 8) { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * i)) }
+    }
+}
+
+/// `table`'s bytes with `count` runs of 4 random bytes written at random places after the two
+/// meta pages (the same places and bytes for the same `seed`).
+func randomlyDamaged(_ table: Data, seed: UInt64, count: Int = 1) -> Data {
+    var bytes = [UInt8](table)
+    // Knuth's MMIX linear congruential generator: reproducible, and good enough to pick places.
+    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    func next(_ bound: Int) -> Int {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Int((state >> 33) % UInt64(bound))
+    }
+    let pageSize = Int(bytes[40]) | Int(bytes[41]) << 8 | Int(bytes[42]) << 16
+    for _ in 0..<count {
+        let at = 2 * pageSize + next(bytes.count - 4 - 2 * pageSize)
+        for i in 0..<4 { bytes[at + i] = UInt8(next(256)) }
+    }
+    return Data(bytes)
+}
+
+/// Publishes `bytes` over `path` as a build does: written beside it, then renamed over it.
+func publish(_ bytes: Data, over path: String) throws {
+    let temp = path + ".tmp-\(UUID().uuidString.prefix(6))"
+    try bytes.write(to: URL(fileURLWithPath: temp))
+    guard rename(temp, path) == 0 else { throw TestFailure("rename over \(path): \(String(cString: strerror(errno)))") }
+}
+
+/// Runs `lookup serve TABLE --port 0` expecting it to exit on its own within `seconds`; kills
+/// it (and reports status -1) if it is still running then.
+func runServeToExit(_ table: String, in dir: TempDir, seconds: Double = 60) throws -> ProcessResult {
+    let errPath = dir.file("exit-\(UUID().uuidString.prefix(6)).err")
+    FileManager.default.createFile(atPath: errPath, contents: nil)
+    guard let handle = FileHandle(forWritingAtPath: errPath) else { throw TestFailure("cannot open \(errPath)") }
+    defer { try? handle.close() }
+    let process = try launchLookup(["serve", table, "--port", "0"], stderr: handle)
+    let ended = waitFor(seconds) { !process.isRunning }
+    if !ended { kill(process.processIdentifier, SIGKILL) }
+    process.waitUntilExit()
+    let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+    return ProcessResult(status: ended ? process.terminationStatus : -1,
+                         signaled: process.terminationReason == .uncaughtSignal, stderr: stderr)
+}
+
+/// What `GET /v1/stats` says about replacements: (done, rejected).
+func replacementCounts(_ connection: HTTPConnection) throws -> (done: Int, rejected: Int) {
+    let replacements = try connection.get("/v1/stats").json["replacements"] as? [String: Any] ?? [:]
+    return (replacements["done"] as? Int ?? -1, replacements["rejected"] as? Int ?? -1)
+}

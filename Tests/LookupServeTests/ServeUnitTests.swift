@@ -12,6 +12,10 @@ import Glibc
 import Darwin
 #endif
 
+/// How the tests in this process verify tables: the built `lookup` in a fresh process (a child
+/// forked from the busy test runner could hang on a lock another thread held at the fork).
+let testVerifier = TableVerifier.process(executable: lookupBinary, arguments: ["serve", "--verify-only"])
+
 @Suite struct RequestKeysTests {
     @Test func percentDecoding() throws {
         #expect(try RequestKeys.decodePathKey("plain") == Array("plain".utf8))
@@ -99,7 +103,7 @@ import Darwin
     @Test func prometheusText() throws {
         let dir = try TempDir()
         try buildTable(dir.file("t.lmdb"), [("a", "1"), ("b", "2")])
-        let live = try LiveTable(path: dir.file("t.lmdb"))
+        let live = try LiveTable(path: dir.file("t.lmdb"), verifier: testVerifier)
         let metrics = ServeMetrics()
         metrics.requestStarted()
         metrics.requestFinished(.key, status: 200, seconds: 0.0003)
@@ -139,58 +143,96 @@ import Darwin
         var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
     }
 
-    @Test func replacementOnRename() throws {
+    @Test func replacementOnRename() async throws {
         let dir = try TempDir()
         let path = dir.file("t.lmdb")
         try buildVersionedTable(path, keys: ["a", "b"], version: 1)
         let log = Lines()
-        let live = try LiveTable(path: path, log: { log.add($0) })
+        let live = try LiveTable(path: path, verifier: testVerifier, log: { log.add($0) })
         let first = live.current
         #expect(first.generation == 1)
-        #expect(live.check() == .unchanged)
+        #expect(await live.check() == .unchanged)
         #expect(live.current === first, "an unchanged path must not reopen the file")
 
         try buildVersionedTable(path, keys: ["a", "b"], version: 2)
-        #expect(live.check() == .replaced(generation: 2))
+        #expect(await live.check() == .replaced(generation: 2))
         let second = live.current
         #expect(second.identity != first.identity)
         // The old table is still readable by whoever holds it (a request in flight).
         #expect(try first.table.string(for: "a") == versionedValue("a", version: 1))
         #expect(try second.table.string(for: "a") == versionedValue("a", version: 2))
         #expect(log.all.contains { $0.contains("switched to the new table") && $0.contains("generation 2") }, "\(log.all)")
-        #expect(live.check() == .unchanged)
+        #expect(await live.check() == .unchanged)
     }
 
-    @Test func brokenNewTableKeepsTheOld() throws {
+    @Test func brokenNewTableKeepsTheOld() async throws {
         let dir = try TempDir()
         let path = dir.file("t.lmdb")
         try buildVersionedTable(path, keys: ["a"], version: 1)
         let log = Lines()
-        let live = try LiveTable(path: path, log: { log.add($0) })
+        let live = try LiveTable(path: path, verifier: testVerifier, log: { log.add($0) })
         // A foreign file renamed over the table.
         let junk = dir.file("junk")
         try Data(repeating: 0x41, count: 10000).write(to: URL(fileURLWithPath: junk))
         #expect(rename(junk, path) == 0)
-        guard case .failed(let message) = live.check() else { Issue.record("a broken table was not reported"); return }
+        guard case .failed(let message) = await live.check() else { Issue.record("a broken table was not reported"); return }
         #expect(message.contains("cannot be used") && message.contains("still serving generation 1"), "\(message)")
         #expect(live.current.generation == 1)
         #expect(try live.current.table.string(for: "a") == versionedValue("a", version: 1))
         // Reported once, not on every check.
-        #expect(live.check() == .unchanged)
+        #expect(await live.check() == .unchanged)
         #expect(log.all.count == 1, "\(log.all)")
         // A good table published afterwards is taken.
         try buildVersionedTable(path, keys: ["a"], version: 2)
-        #expect(live.check() == .replaced(generation: 2))
+        #expect(await live.check() == .replaced(generation: 2))
         // A missing path keeps the table too.
         #expect(unlink(path) == 0)
-        guard case .failed(let missing) = live.check() else { Issue.record("a missing table was not reported"); return }
+        guard case .failed(let missing) = await live.check() else { Issue.record("a missing table was not reported"); return }
         #expect(missing.contains("cannot stat"), "\(missing)")
         #expect(try live.current.table.string(for: "a") == versionedValue("a", version: 2))
     }
 
+    @Test func damagedNewTableIsRefusedUntilForced() async throws {
+        let dir = try TempDir()
+        let path = dir.file("t.lmdb")
+        let keys = testKeys(200)
+        try buildVersionedTable(path, keys: keys, version: 1)
+        let log = Lines()
+        let live = try LiveTable(path: path, verifier: testVerifier, log: { log.add($0) })
+        let v2 = dir.file("v2.lmdb")
+        try buildVersionedTable(v2, keys: keys, version: 2)
+        try publish(try TableDamage.valueBytes.apply(to: Data(contentsOf: URL(fileURLWithPath: v2))), over: path)
+        guard case .failed(let message) = await live.check() else { Issue.record("a damaged table was taken"); return }
+        #expect(message.contains("the table is damaged (content hash") && message.contains("still serving generation 1"), "\(message)")
+        #expect(live.current.generation == 1)
+        #expect(try live.current.table.string(for: "k00042") == versionedValue("k00042", version: 1))
+        #expect(live.status.rejected == 1 && live.status.replacements == 0 && live.status.lastRejection == message)
+        // Not retried until it changes, unless forced.
+        #expect(await live.check() == .unchanged)
+        #expect(log.all.count == 1, "\(log.all)")
+        guard case .failed = await live.check(force: true) else { Issue.record("a forced check took the damaged table"); return }
+        #expect(live.status.rejected == 2 && log.all.count == 2)
+        // Served tables name the served path in their stats, not the descriptor they were opened through.
+        #expect(try live.current.stats().path == path)
+    }
+
+    @Test func damagedTableAtStartIsAnError() throws {
+        let dir = try TempDir()
+        let path = dir.file("t.lmdb")
+        try buildVersionedTable(path, keys: testKeys(100), version: 1)
+        try publish(try TableDamage.valueBytes.apply(to: Data(contentsOf: URL(fileURLWithPath: path))), over: path)
+        #expect(throws: LookupError.self) { try LiveTable(path: path, verifier: testVerifier) }
+        do throws(LookupError) {
+            _ = try LiveTable(path: path, verifier: testVerifier)
+        } catch {
+            #expect(error.kind == .damaged && error.path == path, "\(error)")
+            #expect(error.description.hasPrefix("\(path): the table is damaged ("), "\(error)")
+        }
+    }
+
     @Test func missingTableAtStartIsAnError() throws {
         let dir = try TempDir()
-        #expect(throws: LookupError.self) { try LiveTable(path: dir.file("none.lmdb")) }
+        #expect(throws: LookupError.self) { try LiveTable(path: dir.file("none.lmdb"), verifier: testVerifier) }
     }
 }
 
@@ -200,7 +242,8 @@ import Darwin
         let dir = try TempDir()
         let path = dir.file("t.lmdb")
         try buildVersionedTable(path, keys: testKeys(100), version: 1)
-        let server = try LookupServer(options: ServeOptions(tablePath: path, port: 0, checkInterval: .milliseconds(20), handleSignals: false))
+        let server = try LookupServer(options: ServeOptions(tablePath: path, port: 0, checkInterval: .milliseconds(20), handleSignals: false,
+                                                                 verifier: testVerifier))
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let task = Task { try await server.run { _, port in continuation.yield(port) } }
         var iterator = ports.makeAsyncIterator()
