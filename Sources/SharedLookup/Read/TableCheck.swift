@@ -1,7 +1,6 @@
 // TableCheck: walks a whole table and verifies it against its metadata: every page readable,
 // keys strictly ascending and of legal size, every record found through the key index,
 // record count and content hash as recorded.
-import CLMDB
 import LMDB
 
 /// The result of `Table.verify()`.
@@ -34,13 +33,6 @@ extension Table {
         var leaf: UInt = 0
         var previousValue: UnsafeRawPointer?
         try read { reader in
-            let txn = reader.txn, dbi = reader.dbi
-            // Whether a descent (mdb_get) finds `key` where the walk found its value.
-            func routed(_ key: UnsafeRawBufferPointer, to value: UnsafeRawPointer?) -> Bool {
-                var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
-                var v = MDB_val()
-                return mdb_get(txn, dbi, &k, &v) == 0 && UnsafeRawPointer(v.mv_data) == value
-            }
             _ = try reader.withCursor { cursor in
                 try cursor.forEach { entry in
                     records += 1
@@ -49,8 +41,8 @@ extension Table {
                     if records > 1 && previous.withUnsafeBytes({ compareKeys($0, entry.key) }) >= 0 { outOfOrder += 1 }
                     let page = UInt(bitPattern: entry.key.baseAddress) & pageMask
                     if page != leaf {
-                        if records > 1, !previous.withUnsafeBytes({ routed($0, to: previousValue) }) { misrouted += 1 }
-                        if !routed(entry.key, to: entry.value.baseAddress) { misrouted += 1 }
+                        if records > 1, !previous.withUnsafeBytes({ reader.descentFinds($0, at: previousValue) }) { misrouted += 1 }
+                        if !reader.descentFinds(entry.key, at: entry.value.baseAddress) { misrouted += 1 }
                         leaf = page
                     }
                     previousValue = entry.value.baseAddress
@@ -70,7 +62,7 @@ extension Table {
                     return true
                 }
             }
-            if records > 0, !previous.withUnsafeBytes({ routed($0, to: previousValue) }) { misrouted += 1 }
+            if records > 0, !previous.withUnsafeBytes({ reader.descentFinds($0, at: previousValue) }) { misrouted += 1 }
             let entries = try reader.count()
             if entries != records { problems.append("the B+tree says \(entries) entries but \(records) were walked") }
         }

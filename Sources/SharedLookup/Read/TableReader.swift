@@ -48,6 +48,13 @@ public struct TableReader: ~Copyable {
         throw LookupError(LMDBError(code: rc, operation: "mdb_get"), path: table.path)
     }
 
+    /// Whether a B+tree descent finds `key` with its value at `value`, where a walk found it
+    /// (for `check`: the branch pages route to that record).
+    func descentFinds(_ key: UnsafeRawBufferPointer, at value: UnsafeRawPointer?) -> Bool {
+        guard let found = try? treeValue(for: key) else { return false }
+        return found.baseAddress == value
+    }
+
     /// Throws `LookupError.damaged` unless `bytes`, read from the B+tree, lies inside the file.
     @inline(__always)
     func checkBounds(_ bytes: UnsafeRawBufferPointer, _ operation: String) throws(LookupError) {
