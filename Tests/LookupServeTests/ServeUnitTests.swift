@@ -213,7 +213,7 @@ let testVerifier = TableVerifier.process(executable: lookupBinary, arguments: ["
         guard case .failed = await live.check(force: true) else { Issue.record("a forced check took the damaged table"); return }
         #expect(live.status.rejected == 2 && log.all.count == 2)
         // Served tables name the served path in their stats, not the descriptor they were opened through.
-        #expect(try live.current.stats().path == path)
+        #expect(try live.current.table.stats().path == path)
     }
 
     @Test func damagedTableAtStartIsAnError() throws {
