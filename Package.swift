@@ -65,9 +65,11 @@ let package = Package(
         .executableTarget(name: "lookup-api-bench", dependencies: ["SharedLookup"], path: "Benchmarks/APIBench"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "SharedLookupTests", dependencies: ["SharedLookup", "LMDB"]),
-        .testTarget(name: "LookupCLITests", dependencies: ["SharedLookup", "lookup", "table-example", "batch-example"]),
+        // Test support shared by test targets: the random damage of the fault-injection tests.
+        .target(name: "LookupTestSupport", path: "Tests/LookupTestSupport"),
+        .testTarget(name: "LookupCLITests", dependencies: ["SharedLookup", "LookupTestSupport", "lookup", "table-example", "batch-example"]),
         .testTarget(name: "LookupBatchTests", dependencies: ["LookupBatch", "SharedLookup", "CSupport", "lookup"]),
-        .testTarget(name: "LookupServeTests", dependencies: ["LookupServe", "SharedLookup", "lookup", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "LookupServeTests", dependencies: ["LookupServe", "SharedLookup", "LookupTestSupport", "lookup", .product(name: "NIOCore", package: "swift-nio")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -21,7 +21,7 @@ extension ServeResponder {
         let key = try RequestKeys.decodePathKey(encoded)
         let served = live.current
         let value: ByteBuffer? = try key.withUnsafeBytes { k in
-            try served.read { reader in
+            try served.table.read { reader in
                 try reader.value(for: k).map { ByteBuffer(bytes: $0) }
             }
         }
@@ -43,7 +43,7 @@ extension ServeResponder {
         let served = live.current
         var found = 0
         let output: ByteBuffer = try keys.withKeys { views in
-            try served.read { reader in
+            try served.table.read { reader in
                 var values = [UnsafeRawBufferPointer?](repeating: nil, count: views.count)
                 try reader.lookupBatch(views) { index, value in values[index] = value }
                 found = values.reduce(0) { $1 == nil ? $0 : $0 + 1 }
@@ -115,7 +115,7 @@ extension ServeResponder {
         let replacements = Replacements(done: status.replacements, rejected: status.rejected, lastRejection: status.lastRejection,
                                         lastRejectionAt: status.lastRejectionAt.map { dates.string(from: $0) }, verifying: status.verifying)
         let body = StatsBody(generation: served.generation, loadedAt: dates.string(from: served.loadedAt),
-                             device: served.identity.device, inode: served.identity.inode, table: try served.stats(),
+                             device: served.identity.device, inode: served.identity.inode, table: try served.table.stats(),
                              replacements: replacements)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -130,8 +130,7 @@ extension ServeResponder {
     func health() throws -> Response {
         let served = live.current
         let status = live.status
-        let entries: Int
-        do { entries = try served.table.count() } catch { throw served.relabel(error) }
+        let entries = try served.table.count()
         var json = JSONText()
         json.raw("{\"status\":\"ok\",\"generation\":")
         json.int(served.generation)

@@ -31,7 +31,7 @@ public struct FileIdentity: Hashable, Sendable, CustomStringConvertible {
 /// duration, so the file stays mapped until the last of them finishes, even after a newer table
 /// replaced it. Every served table passed `Table.verifyIsolated` first.
 public final class ServedTable: Sendable {
-    /// The opened table (opened through a descriptor path; see `relabel`).
+    /// The opened table, named by the served path.
     public let table: Table
     /// The path served.
     public let path: String
@@ -41,39 +41,13 @@ public final class ServedTable: Sendable {
     public let generation: Int
     /// When this table was opened.
     public let loadedAt: Date
-    /// The descriptor path the table was opened through, as it appears in its errors.
-    private let openedAs: String
 
     init(_ verified: VerifiedTable, path: String, generation: Int) {
         self.table = verified.table
         self.path = path
         self.identity = verified.identity
-        self.openedAs = verified.openedAs
         self.generation = generation
         self.loadedAt = Date()
-    }
-
-    /// `error` as the client should see it: naming the served path, not the descriptor path
-    /// the table was opened through.
-    public func relabel(_ error: any Error) -> any Error {
-        guard let error = error as? LookupError else { return error }
-        return VerifiedTable.relabeled(error, from: openedAs, to: path)
-    }
-
-    /// Runs `body` with a reader of the table (one read transaction); errors name the served path.
-    public func read<R>(_ body: (borrowing TableReader) throws -> R) throws -> R {
-        do { return try table.read(body) } catch { throw relabel(error) }
-    }
-
-    /// The table's stats, naming the served path.
-    public func stats() throws -> TableStats {
-        do {
-            var stats = try table.stats()
-            stats.path = path
-            return stats
-        } catch {
-            throw relabel(error)
-        }
     }
 }
 

@@ -1,5 +1,6 @@
 // ServeOptions: where `lookup serve` listens, how it watches the table file, and the limits it
 // puts on every request (body size, keys per batch, slow clients).
+import SharedLookup
 
 /// The limits the service enforces on each request. Each one exceeded gets its own HTTP error
 /// with a JSON body saying which limit and what to do.

@@ -72,9 +72,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         if verifyOnly {
-            // The verifier process a server starts: verify TABLE, report as JSON, exit.
-            var line = TableVerifier.childReport(path: table) + "\n"
-            line.withUTF8 { _ = write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            // The verifier process a server starts: verify TABLE (open as descriptor 3), report
+            // as JSON on standard output, exit.
+            let status = Table.runVerifierProcess(path: table)
+            if status != 0 { throw ExitCode(status) }
             return
         }
         let limits = ServeLimits(maxBodyBytes: parseSize(maxBody) ?? 16 << 20, maxKeysPerBatch: maxKeys,

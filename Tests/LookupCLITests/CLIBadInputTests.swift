@@ -1,5 +1,6 @@
 // Bad input: a non-zero exit and one stderr line naming the file (and line), never a crash; --skip-bad-lines.
 import Foundation
+import LookupTestSupport
 import Testing
 
 @Suite("lookup: bad input gives one clear line")

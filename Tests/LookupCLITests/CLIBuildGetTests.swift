@@ -1,5 +1,6 @@
 // End-to-end build + get on generated CSV (arguments, stdin, --missing, --with-keys, exit codes) and a spilling --memory build.
 import Foundation
+import LookupTestSupport
 import Testing
 
 @Suite("lookup build + get")

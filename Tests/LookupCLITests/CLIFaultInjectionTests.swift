@@ -5,6 +5,7 @@
 // holds: dump and stats never report other records, check never passes a table that answers
 // differently, and with --verify get, map and run never answer from a damaged table.
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -13,39 +14,6 @@ import Glibc
 
 @Suite("Fault injection: damaged tables given to every command")
 struct CLIFaultInjectionTests {
-    /// LMDB page flags (page header offset 10).
-    static let branchPage: UInt16 = 0x01, leafPage: UInt16 = 0x02, overflowPage: UInt16 = 0x04
-    static let pageSize = 4096
-
-    /// Where the kinds of pages of a table file are.
-    struct PageMap {
-        var branch: [Int] = [], leaf: [Int] = [], overflow: [Int] = []
-        /// Byte offset of the key index's stored value ("LKHASH01"), and its length.
-        var index: Range<Int> = 0..<0
-
-        init(_ bytes: [UInt8]) {
-            let pages = bytes.count / CLIFaultInjectionTests.pageSize
-            var page = 2
-            while page < pages {
-                let base = page * CLIFaultInjectionTests.pageSize
-                let flags = UInt16(bytes[base + 10]) | UInt16(bytes[base + 11]) << 8
-                if flags & CLIFaultInjectionTests.overflowPage != 0 {
-                    // An overflow run: its page count at 12, the value 16 bytes in.
-                    let count = Int(bytes[base + 12]) | Int(bytes[base + 13]) << 8 | Int(bytes[base + 14]) << 16 | Int(bytes[base + 15]) << 24
-                    overflow.append(page)
-                    if Array(bytes[base + 16 ..< base + 24]) == Array("LKHASH01".utf8) {
-                        index = base + 16 ..< min(bytes.count, (page + max(count, 1)) * CLIFaultInjectionTests.pageSize)
-                    }
-                    page += max(count, 1)
-                    continue
-                }
-                if flags & CLIFaultInjectionTests.branchPage != 0 { branch.append(page) }
-                if flags & CLIFaultInjectionTests.leafPage != 0 { leaf.append(page) }
-                page += 1
-            }
-        }
-    }
-
     /// One command run against the table, with what it needs.
     struct Probe {
         var name: String
@@ -90,7 +58,7 @@ struct CLIFaultInjectionTests {
         let pristine = dir.file("pristine.lmdb")
         expectSuccess(try lookup(["build", dir.file("table.csv"), "-o", pristine]), "build")
         let original = try readFile(pristine)
-        let pages = PageMap(original)
+        let pages = TablePages(original)
         #expect(!pages.branch.isEmpty && pages.leaf.count > 10 && pages.overflow.count > 5 && !pages.index.isEmpty,
                 "the table has every kind of page: \(pages.branch.count) branch, \(pages.leaf.count) leaf, \(pages.overflow.count) overflow, index \(pages.index)")
 
@@ -117,39 +85,13 @@ struct CLIFaultInjectionTests {
         let pristineStats = Self.counts(try lookup(["stats", pristine]))
 
         let damaged = dir.file("damaged.lmdb")
-        let kinds = ["meta byte", "meta field", "branch", "leaf", "overflow", "key index", "anywhere", "zeroed page"]
         var tally: [String: Int] = [:]
         for n in 0..<240 {
             var bytes = original
-            let kind = kinds[n % kinds.count]
-            func damage(in range: Range<Int>, count: Int) {
-                for _ in 0..<count { bytes[Int.random(in: range, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
-            }
-            func page(_ list: [Int]) -> Range<Int> {
-                let p = list.randomElement(using: &rng)!
-                return p * Self.pageSize ..< (p + 1) * Self.pageSize
-            }
-            switch kind {
-            case "meta byte":
-                let meta = Int.random(in: 0...1, using: &rng) * Self.pageSize
-                damage(in: meta ..< meta + 152, count: 1)
-            case "meta field":
-                // A whole 8-byte field of a meta page (roots, counts, last page, txnid) set to an extreme.
-                let meta = Int.random(in: 0...1, using: &rng) * Self.pageSize
-                let field = meta + 16 + 8 * Int.random(in: 2...17, using: &rng)
-                let value = [UInt64.max, 0, 1, UInt64(Int.max), 0x7FFF_FFFF, UInt64.random(in: 0...UInt64.max, using: &rng)].randomElement(using: &rng)!
-                for b in 0..<8 { bytes[field + b] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(b))) }
-            case "branch": damage(in: page(pages.branch), count: Int.random(in: 1...4, using: &rng))
-            case "leaf": damage(in: page(pages.leaf), count: Int.random(in: 1...4, using: &rng))
-            case "overflow": damage(in: page(pages.overflow), count: Int.random(in: 1...4, using: &rng))
-            case "key index": damage(in: pages.index, count: Int.random(in: 1...8, using: &rng))
-            case "anywhere": damage(in: 0 ..< bytes.count, count: Int.random(in: 1...8, using: &rng))
-            default:
-                let range = page(pages.branch + pages.leaf + pages.overflow)
-                for i in range { bytes[i] = 0 }
-            }
+            let kind = TableCorruption.allCases[n % TableCorruption.allCases.count]
+            kind.apply(to: &bytes, pages: pages, using: &rng)
             try writeFile(damaged, bytes)
-            let what = "corruption \(n) (\(kind), seed \(rng.seed))"
+            let what = "corruption \(n) (\(kind.rawValue), seed \(rng.seed))"
 
             let check = try lookup(["check", damaged])
             Self.expectNoCrash(check, what + ": check")

@@ -1,5 +1,6 @@
 // Every input format and record option through the CLI (csv, tsv, jsonl, mdb-dump, cdb, .gz, stdin, CRLF) and duplicate policies.
 import Foundation
+import LookupTestSupport
 import Testing
 
 @Suite("lookup build: input formats")

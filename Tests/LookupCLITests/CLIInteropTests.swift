@@ -1,5 +1,6 @@
 // Interoperability with mdb_dump, mdb_stat, mdb_load and py-lmdb, in both directions.
 import Foundation
+import LookupTestSupport
 import Testing
 
 @Suite("lookup and the LMDB tools")

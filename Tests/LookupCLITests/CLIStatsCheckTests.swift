@@ -1,6 +1,7 @@
 // stats --json against the build, and check: 0 on a sound table, 1 on one altered behind its metadata by py-lmdb
 // or damaged inside its pages (where reading it in-process dies of SIGBUS or SIGSEGV).
 import Foundation
+import LookupTestSupport
 import Testing
 
 @Suite("lookup stats and check")

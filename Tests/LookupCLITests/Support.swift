@@ -1,5 +1,6 @@
 // Test support: running lookup and other tools as processes, temp dirs, seeded data generation, mdb_dump text.
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -395,34 +396,6 @@ func fileSize(_ path: String) -> Int {
 }
 
 // MARK: - Data generation
-
-/// A small seeded generator (SplitMix64), so a failing run can be reproduced from its seed.
-struct SeededRNG: RandomNumberGenerator {
-    private(set) var state: UInt64
-    let seed: UInt64
-
-    /// Seeded from $LOOKUP_TEST_SEED when set, else at random.
-    init(seed: UInt64? = nil) {
-        let chosen = seed ?? ProcessInfo.processInfo.environment["LOOKUP_TEST_SEED"].flatMap { UInt64($0) }
-            ?? UInt64.random(in: 0...UInt64.max)
-        self.seed = chosen
-        state = chosen
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return mix(state)
-    }
-}
-
-/// The SplitMix64 finalizer: a bijection on UInt64 (distinct inputs give distinct outputs).
-@inline(__always)
-func mix(_ x: UInt64) -> UInt64 {
-    var z = x
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-}
 
 private let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8)
 private let hexDigits = Array("0123456789abcdef".utf8)

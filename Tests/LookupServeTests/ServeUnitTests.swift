@@ -213,7 +213,7 @@ let testVerifier = TableVerifier.process(executable: lookupBinary, arguments: ["
         guard case .failed = await live.check(force: true) else { Issue.record("a forced check took the damaged table"); return }
         #expect(live.status.rejected == 2 && log.all.count == 2)
         // Served tables name the served path in their stats, not the descriptor they were opened through.
-        #expect(try live.current.stats().path == path)
+        #expect(try live.current.table.stats().path == path)
     }
 
     @Test func damagedTableAtStartIsAnError() throws {
@@ -249,13 +249,17 @@ let testVerifier = TableVerifier.process(executable: lookupBinary, arguments: ["
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
 
-        let connection = try HTTPConnection(port: port)
-        let reply = try connection.get("/v1/keys/k00042")
+        // The client blocks: on a thread of its own, not one of the cooperative pool that the
+        // server's handlers run on (other tests may hold the rest of it).
+        let reply = try await onOwnThread { try HTTPConnection(port: port).get("/v1/keys/k00042") }
         #expect(reply.status == 200 && reply.text == versionedValue("k00042", version: 1), "\(reply.summary)")
         #expect(reply.headers["x-lookup-generation"] == "1")
         // The timer notices a new table.
         try buildVersionedTable(path, keys: testKeys(100), version: 2)
-        let switched = try waitFor(10) { try connection.get("/v1/keys/k00042").text == versionedValue("k00042", version: 2) }
+        let switched = try await onOwnThread {
+            let connection = try HTTPConnection(port: port)
+            return try waitFor(10) { try connection.get("/v1/keys/k00042").text == versionedValue("k00042", version: 2) }
+        }
         #expect(switched)
         #expect(server.live.current.generation == 2)
 
@@ -265,5 +269,12 @@ let testVerifier = TableVerifier.process(executable: lookupBinary, arguments: ["
             let after = try HTTPConnection(port: port, timeout: 5)
             _ = try after.get("/healthz")
         }
+    }
+}
+
+/// Runs the blocking `body` on a thread of its own and returns (or throws) what it did.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
