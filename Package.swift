@@ -34,11 +34,12 @@ let package = Package(
         .target(name: "CSupport"),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         .target(name: "SharedLookup", dependencies: ["LMDB", "CZlib", "CSupport"]),
-        .target(name: "LookupBatch", dependencies: ["SharedLookup", "CSupport"]),
+        .target(name: "LookupBatch", dependencies: ["LMDB", "SharedLookup", "CSupport"]),
         // The read-only HTTP service in front of a table, with live table replacement.
         .target(
             name: "LookupServe",
             dependencies: [
+                "LMDB",
                 "SharedLookup",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

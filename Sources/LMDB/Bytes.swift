@@ -54,3 +54,7 @@ extension MDB_val {
         self.init(mv_size: buffer.count, mv_data: UnsafeMutableRawPointer(mutating: buffer.baseAddress))
     }
 }
+
+/// The largest key LMDB accepts, in bytes (`mdb_env_get_maxkeysize` of the default build:
+/// 511). A table cannot hold an empty key or a longer one.
+public let lmdbMaxKeySize = 511

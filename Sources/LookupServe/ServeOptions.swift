@@ -1,5 +1,6 @@
 // ServeOptions: where `lookup serve` listens, how it watches the table file, and the limits it
 // puts on every request (body size, keys per batch, slow clients).
+import LMDB
 import SharedLookup
 
 /// The limits the service enforces on each request. Each one exceeded gets its own HTTP error
@@ -16,7 +17,7 @@ public struct ServeLimits: Sendable, Hashable {
     public var idleTimeout: Duration
 
     /// LMDB's longest key: a longer key gets 400.
-    public static let maxKeyBytes = 511
+    public static let maxKeyBytes = lmdbMaxKeySize
 
     /// Creates limits; see each property for what it bounds.
     public init(maxBodyBytes: Int = 16 << 20, maxKeysPerBatch: Int = 100_000,

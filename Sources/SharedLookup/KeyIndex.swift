@@ -37,8 +37,9 @@ import Glibc
 import Darwin
 #endif
 
-/// A hash index over a table's keys, read from the table's memory map.
-public struct KeyIndex: @unchecked Sendable {
+/// A hash index over a table's keys, read from the table's memory map (valid while its
+/// `Table` is open; only the table holds one).
+struct KeyIndex: @unchecked Sendable {
     static let magic: UInt64 = 0x3130_4853_4148_4B4C  // "LKHASH01" read as little-endian
     static let headerSize = 56
     static let bucketsOffset = 112
@@ -53,10 +54,10 @@ public struct KeyIndex: @unchecked Sendable {
     let map: UnsafeRawPointer
     let fileSize: Int
     /// Keys indexed.
-    public let keys: Int
+    let keys: Int
 
     /// Size of the index in bytes (the buckets).
-    public var size: Int { Int(buckets) * 64 }
+    var size: Int { Int(buckets) * 64 }
 
     /// The result of a probe.
     enum Probe {

@@ -29,6 +29,6 @@ struct CheckCommand: ParsableCommand {
                 failed = true
             }
         }
-        if failed { throw Status.notFound }
+        if failed { throw Status.checkFailed }
     }
 }

@@ -1,5 +1,5 @@
 // `lookup get`: prints the values of keys given as arguments or read from standard input
-// (batched and looked up in key order, so millions of keys take seconds).
+// (batched and looked up together through the key index, so millions of keys take seconds).
 import ArgumentParser
 import SharedLookup
 
@@ -73,7 +73,7 @@ struct GetCommand: ParsableCommand {
                     }
                     return
                 }
-                // Standard input: copy a batch of keys, look them up in key order, print in input order.
+                // Standard input: copy a batch of keys, look them up together, print in input order.
                 let input = try InputReader(path: "-")
                 var arena: [UInt8] = []
                 var spans: [(offset: Int, count: Int)] = []

@@ -114,6 +114,6 @@ struct RunCommand: ParsableCommand {
             }
             failed = !summary.errors.isEmpty
         }
-        if failed { throw Status.notFound }
+        if failed { throw Status.someFailed }
     }
 }

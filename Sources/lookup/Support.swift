@@ -12,8 +12,12 @@ import Darwin
 
 /// Exit statuses of `lookup`.
 enum Status {
-    /// A key was missing (get) or a check failed.
+    /// A key was missing (`get`).
     static let notFound = ExitCode(1)
+    /// The table failed its check (`check`).
+    static let checkFailed = ExitCode(1)
+    /// Some inputs of a run failed (reported in the summary); the others completed (`run`).
+    static let someFailed = ExitCode(1)
     /// An error: bad input, unreadable file, broken table.
     static let error = ExitCode(2)
 }

@@ -93,8 +93,8 @@ struct KeyIndexTests {
         try indexed.read { reader in
             try indexed.environment.read { txn in
                 for (k, _) in present.prefix(2000) {
-                    let tree = try txn.get(indexed.database, k.withUnsafeBytes { $0 })
                     try k.withUnsafeBytes { kb in
+                        let tree = try txn.get(indexed.database, kb)
                         let mine = try reader.value(for: kb)
                         #expect(mine?.baseAddress == tree?.baseAddress && mine?.count == tree?.count)
                     }
@@ -118,7 +118,7 @@ struct KeyIndexTests {
             try env.write { txn in
                 let data = try txn.openDatabase("data")
                 try txn.put(data, "added-later", "new")
-                try txn.put(data, present[0].0.withUnsafeBytes { $0 }, "changed".utf8.map { $0 }.withUnsafeBytes { $0 })
+                try txn.put(data, present[0].0, Array("changed".utf8))
             }
         }
         let table = try Table(path: path)

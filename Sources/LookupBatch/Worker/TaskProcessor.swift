@@ -2,6 +2,7 @@
 // finds each line's key and collects the keys, which are then looked up together (KeyBatch:
 // through the table's key index with prefetches, or in key order with one cursor); a second
 // pass hands every line to the job in input order with its value.
+import LMDB
 import SharedLookup
 
 #if canImport(Glibc)
@@ -190,8 +191,8 @@ final class TaskProcessor<Job: LineJob> {
         }
     }
 
-    /// Runs one block: pass 1 collects the keys to look up, they are looked up in key order,
-    /// and pass 2 hands each line to the job in input order.
+    /// Runs one block: pass 1 collects the keys to look up, they are looked up together
+    /// (`KeyBatch`: through the key index, or in key order with one cursor without one), and pass 2 hands each line to the job in input order.
     private func process(block: UnsafeRawBufferPointer, limit: Int, scratch: inout BlockScratch, job: inout Job,
                          counts: inout TaskCounts, lineNumber: inout Int, headerPending: inout Bool,
                          extractor: KeyExtractor, output: inout OutputBuffer, noteBad: (Int, String) -> Void) throws {
@@ -260,9 +261,10 @@ final class DecodedKeys {
         used = 0
     }
 
-    /// A stable copy of `key` (at most 511 bytes are kept; longer keys cannot be in a table).
+    /// A stable copy of `key` (at most `lmdbMaxKeySize` + 1 bytes are kept: a longer key
+    /// cannot be in a table, and stays longer than any that can).
     func add(_ key: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        let n = min(key.count, 512)
+        let n = min(key.count, lmdbMaxKeySize + 1)
         if chunkIndex < chunks.count && used + n > Self.chunkSize {
             chunkIndex += 1
             used = 0
@@ -273,6 +275,6 @@ final class DecodedKeys {
         let target = chunks[chunkIndex].baseAddress! + used
         target.copyMemory(from: key.baseAddress!, byteCount: n)
         used += n
-        return UnsafeRawBufferPointer(start: target, count: key.count > 511 ? 512 : n)
+        return UnsafeRawBufferPointer(start: target, count: n)
     }
 }

@@ -1,5 +1,6 @@
 // RecordFormat: the input formats a table is built from, their options, inference from file
 // names, and the contract between a format's parser and the builder (RecordHandler).
+import LMDB
 
 /// An input format for building a table.
 public enum RecordFormat: String, CaseIterable, Sendable, Codable {
@@ -49,7 +50,7 @@ public struct RecordOptions: Sendable, Hashable {
 
     /// Creates options with the defaults described on each property.
     public init(keyColumn: Int = 1, delimiter: UInt8? = nil, header: Bool = false, keyField: String = "key",
-                database: String? = nil, maxKeySize: Int = 511) {
+                database: String? = nil, maxKeySize: Int = lmdbMaxKeySize) {
         self.keyColumn = keyColumn
         self.delimiter = delimiter
         self.header = header

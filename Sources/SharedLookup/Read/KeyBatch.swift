@@ -43,7 +43,7 @@ public struct KeyBatch {
     /// then `value(at:)` its position among kept keys.
     @inline(__always)
     public mutating func add(_ key: UnsafeRawBufferPointer) -> Bool {
-        if key.isEmpty || key.count > 511 { return false }
+        if key.isEmpty || key.count > lmdbMaxKeySize { return false }
         if let first {
             if sharedPrefix > 0 { sharedPrefix = sharedPrefixLength(first, key, limit: sharedPrefix) }
         } else {

@@ -1,5 +1,5 @@
 // Table: the read side of a lookup table. Opens a table file read-only (after checking it is a
-// whole LMDB file), looks keys up (owned copies, zero-copy closures, batches in key order),
+// whole LMDB file), looks keys up (owned copies, zero-copy closures, batches through the key index),
 // scans prefixes and ranges, and reports stats and metadata.
 import LMDB
 
@@ -89,9 +89,10 @@ public final class Table: @unchecked Sendable {
     /// Size of the table file when opened.
     public let fileSize: Int
     /// The table's hash index, read from the map (`nil` for tables without one, or one that
-    /// does not match the file). It stays valid while the table is open: a table file is never
-    /// written in place.
-    public let keyIndex: KeyIndex?
+    /// does not match the file). It points into the map, so it is valid only while this table
+    /// is open: internal, never handed out where it could outlive the table (`TableStats`
+    /// tells its size).
+    let keyIndex: KeyIndex?
 
     /// What the file's meta pages said when it was opened (for `check`).
     let fileHeader: TableFileHeader
@@ -234,7 +235,8 @@ public final class Table: @unchecked Sendable {
     }
 
     /// The values for many keys, in the order of `keys` (`nil` where missing). Looks them up
-    /// in key order with one cursor, which is much faster than one lookup per key.
+    /// together (`KeyBatch`: through the key index with prefetches, or in key order with one
+    /// cursor for a table without one), much faster than one lookup per key.
     public func values<K: LMDBBytes>(for keys: [K]) throws -> [[UInt8]?] {
         var result = [[UInt8]?](repeating: nil, count: keys.count)
         try read { reader in

@@ -37,7 +37,7 @@ extension Table {
                 try cursor.forEach { entry in
                     records += 1
                     bytes += entry.key.count + entry.value.count
-                    if entry.key.isEmpty || entry.key.count > 511 { badKeys += 1 }
+                    if entry.key.isEmpty || entry.key.count > lmdbMaxKeySize { badKeys += 1 }
                     if records > 1 && previous.withUnsafeBytes({ compareKeys($0, entry.key) }) >= 0 { outOfOrder += 1 }
                     let page = UInt(bitPattern: entry.key.baseAddress) & pageMask
                     if page != leaf {
@@ -69,7 +69,7 @@ extension Table {
         if outOfOrder > 0 { problems.append("\(outOfOrder) keys out of order") }
         if misrouted > 0 { problems.append("the B+tree's branch pages do not lead to \(misrouted) records at the ends of leaf pages") }
         if indexMisses > 0 { problems.append("the key index does not find \(indexMisses) records of the table") }
-        if badKeys > 0 { problems.append("\(badKeys) keys empty or longer than 511 bytes") }
+        if badKeys > 0 { problems.append("\(badKeys) keys empty or longer than \(lmdbMaxKeySize) bytes") }
         // A table of lookup's layout: its file as lookup build writes it, too.
         if database.name == TableLayout.dataDatabase {
             problems += fileHeader.buildProblems()

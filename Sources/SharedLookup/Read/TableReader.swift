@@ -23,7 +23,7 @@ public struct TableReader: ~Copyable {
     @inline(__always)
     public func value(for key: UnsafeRawBufferPointer) throws(LookupError) -> UnsafeRawBufferPointer? {
         // LMDB rejects empty and over-long keys with EINVAL; they cannot be in the table.
-        if key.isEmpty || key.count > 511 { return nil }
+        if key.isEmpty || key.count > lmdbMaxKeySize { return nil }
         if let index = table.keyIndex {
             switch index.find(key, hash: KeyIndex.hash(key)) {
             case .found(let value): return value
@@ -74,22 +74,19 @@ public struct TableReader: ~Copyable {
     /// keys that cannot be in a table (empty, over 511 bytes) come first, then the others in
     /// `keys` order.
     public func lookupBatch<K: LMDBBytes>(_ keys: [K], _ body: (Int, UnsafeRawBufferPointer?) throws -> Void) throws {
-        // Borrow every key's bytes for the duration (Strings may need a contiguous copy).
-        var owned: [[UInt8]] = []
-        var views: [UnsafeRawBufferPointer] = []
-        views.reserveCapacity(keys.count)
-        if let arrays = keys as? [[UInt8]] {
-            try withExtendedLifetime(arrays) {
-                for a in arrays { views.append(a.withUnsafeBytes { $0 }) }
-                try lookupBatch(views, body)
+        // One contiguous copy of every key, viewed only inside its own `withUnsafeBytes`: no
+        // pointer to a key's bytes outlives the closure that lent it.
+        var arena: [UInt8] = []
+        var spans: [Range<Int>] = []
+        spans.reserveCapacity(keys.count)
+        for key in keys {
+            key.withLMDBBytes { bytes in
+                spans.append(arena.count ..< arena.count + bytes.count)
+                arena.append(contentsOf: bytes)
             }
-            return
         }
-        owned.reserveCapacity(keys.count)
-        for key in keys { owned.append(key.withLMDBBytes { Array($0) }) }
-        try withExtendedLifetime(owned) {
-            for a in owned { views.append(a.withUnsafeBytes { $0 }) }
-            try lookupBatch(views, body)
+        try arena.withUnsafeBytes { base in
+            try lookupBatch(spans.map { UnsafeRawBufferPointer(rebasing: base[$0]) }, body)
         }
     }
 
