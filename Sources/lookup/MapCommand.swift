@@ -42,6 +42,7 @@ struct MapCommand: ParsableCommand {
             options.outputKey = outputKey
             guardTable(table)
             var mapper = StreamMapper(options: options)
+            mapper.report = printError
             mapper.hadoop = hadoop
             let counts = try mapper.run()
             if options.mode == .count {

@@ -95,6 +95,7 @@ struct RunCommand: ParsableCommand {
             options.overwrite = overwrite
             guardTable(table)
             let runner = BatchRunner(options: options)
+            runner.report = printError
             runner.showProgress = progress
             let summary: RunSummary
             do {

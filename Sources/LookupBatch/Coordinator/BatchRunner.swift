@@ -22,9 +22,10 @@ public final class BatchRunner {
     public let options: RunOptions
     /// Show the live progress line on stderr: `nil` means only when stderr is a terminal.
     public var showProgress: Bool?
-    /// Receives each message for people (bad lines, failed files); default: stderr.
+    /// Receives each message for people (bad lines, failed files); default: one line on stderr, as
+    /// given (a tool prefixes its own name by setting this).
     public var report: (String) -> Void = { message in
-        FileHandle.standardError.write(Data(("lookup: " + message + "\n").utf8))
+        FileHandle.standardError.write(Data((message + "\n").utf8))
     }
 
     /// Creates a runner for `options`.

@@ -18,9 +18,10 @@ public struct StreamMapper {
     /// Write Hadoop Streaming counters (`reporter:counter:lookup,hits,N`) and status lines to
     /// stderr, at most once a second and at the end.
     public var hadoop = false
-    /// Receives messages for people (bad lines); default: stderr.
+    /// Receives messages for people (bad lines); default: one line on stderr, as
+    /// given (a tool prefixes its own name by setting this).
     public var report: (String) -> Void = { message in
-        FileHandle.standardError.write(Data(("lookup: " + message + "\n").utf8))
+        FileHandle.standardError.write(Data((message + "\n").utf8))
     }
 
     /// Creates a mapper for `options`.
