@@ -28,7 +28,7 @@ struct BuildCommand: ParsableCommand {
     var output: String
 
     @Option(help: "Input format: csv, tsv, jsonl, mdb-dump or cdb (default: from the file extension).")
-    var format: String?
+    var format: RecordFormat?
 
     @Option(name: [.customShort("k"), .customLong("key-column")], help: "1-based column of the key (csv, tsv).")
     var keyColumn: Int = 1
@@ -43,7 +43,7 @@ struct BuildCommand: ParsableCommand {
     var header = false
 
     @Option(help: "Duplicate keys: error (stop and name both lines), first or last (keep that one).")
-    var duplicates: String = "error"
+    var duplicates: DuplicatePolicy = .error
 
     @Option(help: "Memory for sorting, e.g. 512M or 2G; beyond it, sorted runs spill to temp files.")
     var memory: String = "1G"
@@ -65,12 +65,6 @@ struct BuildCommand: ParsableCommand {
 
     func validate() throws {
         if keyColumn < 1 { throw ValidationError("--key-column must be 1 or more (columns are numbered from 1)") }
-        if let format, RecordFormat(rawValue: format) == nil {
-            throw ValidationError("unknown --format \(format); use csv, tsv, jsonl, mdb-dump or cdb")
-        }
-        if DuplicatePolicy(rawValue: duplicates) == nil {
-            throw ValidationError("unknown --duplicates \(duplicates); use error, first or last")
-        }
         if let delimiter, parseDelimiter(delimiter) == nil {
             throw ValidationError("--delimiter must be a single character other than a quote or newline, or 'tab'")
         }
@@ -85,10 +79,10 @@ struct BuildCommand: ParsableCommand {
             TemporaryFiles.removeOnInterrupt()
             let started = Date()
             var options = BuildOptions()
-            options.format = format.flatMap(RecordFormat.init(rawValue:))
+            options.format = format
             options.record = RecordOptions(keyColumn: keyColumn, delimiter: delimiter.flatMap(parseDelimiter),
                                            header: header, keyField: keyField, database: database)
-            options.duplicates = DuplicatePolicy(rawValue: duplicates) ?? .error
+            options.duplicates = duplicates
             options.memoryBudget = parseSize(memory) ?? 1 << 30
             options.skipBadRecords = skipBadLines
             options.temporaryDirectory = tempDir

@@ -23,16 +23,10 @@ struct DumpCommand: ParsableCommand {
     var table: String
 
     @Option(help: "Output format: mdb-dump, csv or tsv.")
-    var format: String = "mdb-dump"
+    var format: DumpFormat = .mdbDump
 
     @Flag(help: "mdb-dump: print printable bytes as text (like mdb_dump -p) instead of hex.")
     var print = false
-
-    func validate() throws {
-        if !["mdb-dump", "csv", "tsv"].contains(format) {
-            throw ValidationError("unknown --format \(format); use mdb-dump, csv or tsv")
-        }
-    }
 
     func run() throws {
         try reportingErrors {
@@ -41,8 +35,8 @@ struct DumpCommand: ParsableCommand {
             let written: Int
             var hash = ContentHash()
             switch format {
-            case "csv", "tsv":
-                let csv = format == "csv"
+            case .csv, .tsv:
+                let csv = format == .csv
                 // A table built from CSV stores the rest of each row as CSV text: write it as is.
                 let raw = csv && opened.metadata?.format == "csv"
                 let writer = DelimitedWriter(delimiter: csv ? UInt8(ascii: ",") : 9, quoting: csv, rawValue: raw)

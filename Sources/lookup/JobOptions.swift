@@ -6,7 +6,7 @@ import LookupBatch
 /// How each line is read and what is done with it.
 struct JobOptions: ParsableArguments {
     @Option(help: "join, filter, anti or count.")
-    var mode: String = "join"
+    var mode: RunMode = .join
 
     @Option(name: [.customShort("k"), .customLong("key-column")], help: "1-based column of the key.")
     var keyColumn: Int = 1
@@ -15,7 +15,7 @@ struct JobOptions: ParsableArguments {
     var delimiter: String?
 
     @Option(help: "csv or tsv (default: from each file's extension, csv otherwise; csv on standard input).")
-    var format: String?
+    var format: LineFormat?
 
     @Flag(help: "The first line of each file is a header: passed through (skipped in count mode).")
     var header = false
@@ -27,8 +27,6 @@ struct JobOptions: ParsableArguments {
     var verify = false
 
     func validate() throws {
-        if RunMode(rawValue: mode) == nil { throw ValidationError("unknown --mode \(mode); use join, filter, anti or count") }
-        if let format, format != "csv" && format != "tsv" { throw ValidationError("--format must be csv or tsv") }
         if keyColumn < 1 { throw ValidationError("--key-column must be 1 or more") }
         if let delimiter, parseDelimiter(delimiter) == nil {
             throw ValidationError("--delimiter must be a single character other than a quote or newline, or 'tab'")
@@ -38,8 +36,8 @@ struct JobOptions: ParsableArguments {
 
     /// Run options for `table` with these job settings.
     func runOptions(table: String, inputs: [String], output: String) -> RunOptions {
-        var options = RunOptions(table: table, inputs: inputs, output: output, mode: RunMode(rawValue: mode) ?? .join,
-                                 keyColumn: keyColumn, delimiter: delimiter.flatMap(parseDelimiter), format: format, header: header,
+        var options = RunOptions(table: table, inputs: inputs, output: output, mode: mode,
+                                 keyColumn: keyColumn, delimiter: delimiter.flatMap(parseDelimiter), format: format?.rawValue, header: header,
                                  maxLineLength: parseSize(maxLine) ?? 16 << 20)
         options.verify = verify
         return options

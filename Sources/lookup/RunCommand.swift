@@ -49,7 +49,7 @@ struct RunCommand: ParsableCommand {
     var workers: Int?
 
     @Option(help: "How workers start: spawn (run this program again) or fork.")
-    var start: String = "spawn"
+    var start: StartMethod = .spawn
 
     @Option(help: "Times a task is retried after its worker died.")
     var retries: Int = 2
@@ -76,7 +76,6 @@ struct RunCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        if StartMethod(rawValue: start) == nil { throw ValidationError("unknown --start \(start); use spawn or fork") }
         if let workers, workers < 1 { throw ValidationError("--workers must be 1 or more") }
         if retries < 0 { throw ValidationError("--retries must be 0 or more") }
         if resume && overwrite { throw ValidationError("--resume and --overwrite contradict each other; pick one") }
@@ -87,7 +86,7 @@ struct RunCommand: ParsableCommand {
         try reportingErrors {
             var options = job.runOptions(table: table, inputs: inputs, output: output)
             options.workers = workers ?? RunOptions.defaultWorkers
-            options.start = StartMethod(rawValue: start) ?? .spawn
+            options.start = start
             options.retries = retries
             options.include = include
             options.exclude = exclude
