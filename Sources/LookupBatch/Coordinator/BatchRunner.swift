@@ -487,11 +487,8 @@ func appendFile(_ path: String, to fd: Int32, name: String) throws {
         let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
         if n < 0 { if errno == EINTR { continue }; throw LookupError.system("cannot read part", path: path) }
         if n == 0 { return }
-        var offset = 0
-        while offset < n {
-            let w = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, n - offset) }
-            if w < 0 { if errno == EINTR { continue }; throw LookupError.system("write failed", path: name) }
-            offset += w
+        if !buffer.withUnsafeBytes({ writeFully(fd, UnsafeRawBufferPointer(rebasing: $0[..<n])) }) {
+            throw LookupError.system("write failed", path: name)
         }
     }
 }

@@ -60,6 +60,17 @@ public enum RunMode: String, Codable, Sendable, CaseIterable {
     case anti
     /// No output, only counts of hits and misses.
     case count
+
+    /// The job type of this mode: the one place a mode is mapped to its job (`run` and `map`
+    /// pass it to their generic runners, which open the existential).
+    var job: any LineJob.Type {
+        switch self {
+        case .join: JoinJob.self
+        case .filter: FilterJob.self
+        case .anti: AntiJob.self
+        case .count: CountJob.self
+        }
+    }
 }
 
 /// Writes `key<TAB>` before an output line when the run asks for keyed output.

@@ -29,12 +29,7 @@ public struct StreamMapper {
 
     /// Runs the built-in job named by `options.mode` from `input` to `output`.
     public func run(input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO) throws -> TaskCounts {
-        switch options.mode {
-        case .join: return try run(JoinJob.self, input: input, output: output)
-        case .filter: return try run(FilterJob.self, input: input, output: output)
-        case .anti: return try run(AntiJob.self, input: input, output: output)
-        case .count: return try run(CountJob.self, input: input, output: output)
-        }
+        try run(options.mode.job, input: input, output: output)
     }
 
     /// Runs a custom job from `input` to `output`.

@@ -60,12 +60,7 @@ public enum BatchWorker {
 
     /// Serves the built-in job of `options.mode`.
     static func serveBuiltin(options: RunOptions, table: TableHandoff, input: Int32, output: Int32) -> Int32 {
-        switch options.mode {
-        case .join: return serve(JoinJob.self, options: options, table: table, input: input, output: output)
-        case .filter: return serve(FilterJob.self, options: options, table: table, input: input, output: output)
-        case .anti: return serve(AntiJob.self, options: options, table: table, input: input, output: output)
-        case .count: return serve(CountJob.self, options: options, table: table, input: input, output: output)
-        }
+        serve(options.mode.job, options: options, table: table, input: input, output: output)
     }
 
     /// The worker loop: open the table (through the inherited descriptor `table`), report

@@ -1,6 +1,7 @@
 // WireProtocol: the messages between the coordinator and its workers, one JSON object per line
 // over a pipe each way: tasks down, and ready / progress / done / failed reports up.
 import Foundation
+import SharedLookup
 
 /// A unit of work: the lines of `input` that start in bytes `start ..< end` (the whole file
 /// when `end` is nil), written to `output`.
@@ -108,15 +109,6 @@ func sendMessage<T: Encodable>(_ message: T, to fd: Int32) -> Bool {
     guard var data = try? JSONEncoder().encode(message) else { return false }
     data.append(10)
     return data.withUnsafeBytes { raw in
-        var offset = 0
-        while offset < raw.count {
-            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            offset += n
-        }
-        return true
+        writeFully(fd, raw)
     }
 }

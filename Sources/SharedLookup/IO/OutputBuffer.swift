@@ -63,14 +63,21 @@ public struct OutputBuffer: ~Copyable {
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(LookupError) {
-        var offset = 0
-        while offset < bytes.count {
-            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw LookupError.system("write failed", path: name)
-            }
-            offset += n
-        }
+        if !writeFully(fd, bytes) { throw LookupError.system("write failed", path: name) }
     }
+}
+
+/// Writes all of `bytes` to `fd`, retrying short writes and EINTR; `false` (with `errno` set)
+/// when a write fails. The one write loop of the package.
+public func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    var offset = 0
+    while offset < bytes.count {
+        let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+        if n < 0 {
+            if errno == EINTR { continue }
+            return false
+        }
+        offset += n
+    }
+    return true
 }
