@@ -1,11 +1,12 @@
 // swift-tools-version:6.1
 // The shared lookup table: an LMDB-backed key -> value table built once into one
 // memory-mapped file and read by many processes, with a Swift API and the `lookup` CLI.
+// Linux only: workers open the table through /proc/self/fd, pipes come from pipe2, and the
+// tests use memory cgroups and /proc; no macOS platform is declared.
 import PackageDescription
 
 let package = Package(
     name: "SharedLookup",
-    platforms: [.macOS(.v14)],
     products: [
         .library(name: "LMDB", targets: ["LMDB"]),
         .library(name: "SharedLookup", targets: ["SharedLookup"]),

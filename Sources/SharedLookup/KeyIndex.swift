@@ -46,8 +46,6 @@ struct KeyIndex: @unchecked Sendable {
     static let slotsPerBucket = 8
     /// Slots per key: buckets are filled to at most 80%.
     static let loadFactor = 0.8
-    /// `MDB_node` flag of a value stored in overflow pages.
-    static let bigData: UInt16 = 0x01
 
     let buckets: UInt64
     let slots: UnsafeRawPointer
@@ -165,15 +163,13 @@ struct KeyIndex: @unchecked Sendable {
                 if slot == 0 { return .missing }
                 guard slot & 0xFFFF == tag else { continue }
                 let offset = Int(slot >> 16)
-                guard offset + 8 + key.count <= fileSize else { return .unknown }
-                let node = map + offset
-                guard Int(node.loadUnaligned(fromByteOffset: 6, as: UInt16.self)) == key.count,
-                      bytesEqual(node + 8, key.baseAddress!, key.count) else { continue }
-                if node.loadUnaligned(fromByteOffset: 4, as: UInt16.self) != 0 { return .unknown }
-                let size = Int(node.loadUnaligned(as: UInt16.self))
-                    | Int(node.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) << 16
-                guard offset + 8 + key.count + size <= fileSize else { return .unknown }
-                return .found(UnsafeRawBufferPointer(start: node + 8 + key.count, count: size))
+                guard offset + LeafNode.headerSize + key.count <= fileSize else { return .unknown }
+                let node = LeafNode(map + offset)
+                guard node.keySize == key.count, bytesEqual(node.key, key.baseAddress!, key.count) else { continue }
+                if node.flags != 0 { return .unknown }
+                let size = node.valueSize
+                guard offset + LeafNode.headerSize + key.count + size <= fileSize else { return .unknown }
+                return .found(UnsafeRawBufferPointer(start: node.key + key.count, count: size))
             }
             b += 1
             if b == buckets { b = 0 }
@@ -190,7 +186,7 @@ struct KeyIndex: @unchecked Sendable {
         let ends = recordedEnds(stored)
         guard let first, let last,
               stored.loadUnaligned(fromByteOffset: 48, as: UInt64.self) == UInt64(truncatingIfNeeded: transaction) else { return false }
-        return first.baseAddress! - map == ends.first + 8 && last.baseAddress! - map == ends.last + 8
+        return first.baseAddress! - map == ends.first + LeafNode.headerSize && last.baseAddress! - map == ends.last + LeafNode.headerSize
     }
 }
 
@@ -255,15 +251,13 @@ extension KeyIndex {
         }
         _ = try txn.withCursor(data) { cursor in
             try cursor.forEach { entry in
-                let offset = entry.key.baseAddress! - map - 8
+                let offset = entry.key.baseAddress! - map - LeafNode.headerSize
                 guard offset > 0, offset < 1 << 48, count < records else { sound = false; return false }
                 if count & 4095 == 0 { release(below: offset) }
-                let node = map + offset
-                let flags = node.loadUnaligned(fromByteOffset: 4, as: UInt16.self)
-                let keySize = Int(node.loadUnaligned(fromByteOffset: 6, as: UInt16.self))
-                let size = Int(node.loadUnaligned(as: UInt16.self)) | Int(node.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) << 16
+                let node = LeafNode(map + offset)
+                let flags = node.flags, keySize = node.keySize, size = node.valueSize
                 guard keySize == entry.key.count, size == entry.value.count,
-                      flags == bigData || (flags == 0 && entry.value.baseAddress.map { $0 == node + 8 + keySize } ?? (size == 0))
+                      flags == LeafNode.bigData || (flags == 0 && entry.value.baseAddress.map { $0 == node.key + keySize } ?? (size == 0))
                 else { sound = false; return false }
                 let h = hash(entry.key)
                 var b = bucket(h, buckets: buckets)

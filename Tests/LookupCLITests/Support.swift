@@ -23,21 +23,11 @@ enum Paths {
         return repo + "/.build/debug/lookup"
     }()
 
-    /// Finds `tool` on PATH (installing Debian's lmdb-utils once when an mdb_* tool is missing).
+    /// Finds `tool` on PATH (`scripts/deps.sh`, run by `scripts/test`, installs lmdb-utils).
     static func tool(_ tool: String) throws -> String {
         if let found = searchPath(tool) { return found }
-        if tool.hasPrefix("mdb_") {
-            _ = lmdbUtilsInstalled
-            if let found = searchPath(tool) { return found }
-        }
-        throw TestFailure("\(tool) not found on PATH")
+        throw TestFailure("\(tool) not found on PATH; scripts/deps.sh installs it (lmdb-utils for mdb_*)")
     }
-
-    /// Installs lmdb-utils with apt-get (once per test run).
-    private static let lmdbUtilsInstalled: Bool = {
-        let result = try? run("/usr/bin/env", ["apt-get", "install", "-y", "lmdb-utils"])
-        return result?.status == 0
-    }()
 
     private static func searchPath(_ tool: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
