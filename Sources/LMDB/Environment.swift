@@ -44,6 +44,10 @@ public struct Database: Sendable, Hashable {
     public let dbi: MDB_dbi
     /// The database's name, or `nil` for the main (unnamed) database.
     public let name: String?
+
+    /// LMDB's own database of free pages (`FREE_DBI`, 0): page numbers freed by each
+    /// transaction. Readable like any other (as `mdb_stat -f` reads it).
+    public static let freePages = Database(dbi: 0, name: "(free pages)")
 }
 
 /// An open LMDB environment (`MDB_env`).

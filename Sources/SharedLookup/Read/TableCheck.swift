@@ -32,6 +32,8 @@ extension Table {
         let pageMask = ~UInt(fileHeader.pageSize - 1)
         var leaf: UInt = 0
         var previousValue: UnsafeRawPointer?
+        var pages = PageTally(pageSize: fileHeader.pageSize)
+        var dataStat: DatabaseStat?
         try read { reader in
             _ = try reader.withCursor { cursor in
                 try cursor.forEach { entry in
@@ -45,6 +47,7 @@ extension Table {
                         if !reader.descentFinds(entry.key, at: entry.value.baseAddress) { misrouted += 1 }
                         leaf = page
                     }
+                    pages.add(entry)
                     previousValue = entry.value.baseAddress
                     previous.removeAll(keepingCapacity: true)
                     previous.append(contentsOf: entry.key)
@@ -63,8 +66,9 @@ extension Table {
                 }
             }
             if records > 0, !previous.withUnsafeBytes({ reader.descentFinds($0, at: previousValue) }) { misrouted += 1 }
-            let entries = try reader.count()
-            if entries != records { problems.append("the B+tree says \(entries) entries but \(records) were walked") }
+            let stat = try reader.stat()
+            dataStat = stat
+            if stat.entries != records { problems.append("the B+tree says \(stat.entries) entries but \(records) were walked") }
         }
         if outOfOrder > 0 { problems.append("\(outOfOrder) keys out of order") }
         if misrouted > 0 { problems.append("the B+tree's branch pages do not lead to \(misrouted) records at the ends of leaf pages") }
@@ -74,6 +78,9 @@ extension Table {
         if database.name == TableLayout.dataDatabase {
             problems += fileHeader.buildProblems()
             problems += try layoutProblems()
+            problems += try freePageProblems()
+            // (A plain LMDB file may hold duplicate-sorted values, whose pages count otherwise.)
+            if let dataStat { problems += pages.problems("the records' database", counted: dataStat) }
         }
         if let metadata {
             if metadata.records != records {
@@ -119,3 +126,61 @@ extension Table {
         }
     }
 }
+
+extension Table {
+    /// Differences between LMDB's free-page database and what the newest meta page records of
+    /// it (entries, leaf and overflow pages, depth): no reader uses it, but `check` vouches
+    /// for every field of the meta pages.
+    func freePageProblems() throws -> [String] {
+        do {
+            return try environment.read { txn in
+                var pages = PageTally(pageSize: fileHeader.pageSize)
+                try txn.withCursor(Database.freePages) { cursor in
+                    while let entry = try cursor.next() { pages.add(entry) }
+                }
+                // mdb_stat of the free-page database reads its record in the newest meta page.
+                return pages.problems("the free-page database", counted: try txn.stat(Database.freePages), entries: true)
+            }
+        } catch let error as LMDBError {
+            return ["reading the free-page database failed: \(error.message)"]
+        }
+    }
+}
+
+/// The leaf and overflow pages a walk of a database went through, counted from where its keys
+/// and values lie, to compare with what the database's record says.
+struct PageTally {
+    let pageSize: Int
+    private(set) var entries = 0, leaves = 0, overflow = 0
+    private var leaf: UInt = 0
+
+    init(pageSize: Int) { self.pageSize = pageSize }
+
+    /// Counts one entry of the walk, in order: a key on a new page starts a leaf; a value
+    /// whose node says `F_BIGDATA` lives in overflow pages (`OVPAGES`: a 16-byte page header,
+    /// then the value).
+    mutating func add(_ entry: Entry) {
+        entries += 1
+        guard let key = entry.key.baseAddress else { return }
+        let page = UInt(bitPattern: key) & ~UInt(pageSize - 1)
+        if page != leaf { leaves += 1; leaf = page }
+        if LeafNode(key - LeafNode.headerSize).flags & LeafNode.bigData != 0 {
+            overflow += (15 + entry.value.count) / pageSize + 1
+        }
+    }
+
+    /// What `counted` (a database's record) says otherwise than this walk; `entries` too
+    /// when asked (the records' database compares them itself).
+    func problems(_ name: String, counted: DatabaseStat, entries compareEntries: Bool = false) -> [String] {
+        var problems: [String] = []
+        if compareEntries && counted.entries != entries { problems.append("\(name) records \(counted.entries) entries, \(entries) were walked") }
+        if counted.leafPages != leaves { problems.append("\(name) records \(counted.leafPages) leaf pages, the walk went through \(leaves)") }
+        if counted.overflowPages != overflow { problems.append("\(name) records \(counted.overflowPages) overflow pages, its values fill \(overflow)") }
+        // One leaf is the whole tree: depth 1 and no branch pages (none: depth 0).
+        if leaves <= 1 && (counted.depth != leaves || counted.branchPages != 0) {
+            problems.append("\(name) records depth \(counted.depth) and \(counted.branchPages) branch pages for \(leaves) leaf page")
+        }
+        return problems
+    }
+}
+
