@@ -81,10 +81,3 @@ int lookup_fault_guard_arm(int fd, const char *before, const char *after, int st
     guard_armed = 1;
     return 0;
 }
-
-void lookup_fault_guard_disarm(void) {
-    guard_armed = 0;
-    for (size_t i = 0; i < sizeof guarded_signals / sizeof guarded_signals[0]; i++) {
-        signal(guarded_signals[i], SIG_DFL);
-    }
-}

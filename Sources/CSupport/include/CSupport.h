@@ -19,7 +19,4 @@ int lookup_fault_guard_arm(int fd, const char *before, const char *after, int st
  * (does nothing) when the guard is not armed. */
 void lookup_fault_guard_trip(const char *cause);
 
-/* Disarms the guard: those signals get their default action again (die plainly, no report). */
-void lookup_fault_guard_disarm(void);
-
 #endif

@@ -34,12 +34,6 @@ public enum TableFaultGuard {
         _ = lookup_fault_guard_arm(fd, before, after, status)
     }
 
-    /// Restores the default action of the guarded signals: a fault then ends the process
-    /// plainly, without any report (for a child whose parent reports its death).
-    public static func disarm() {
-        lookup_fault_guard_disarm()
-    }
-
     /// Called by LMDB when one of its assertions fails (set on every table's environment): trips
     /// the guard if armed; otherwise LMDB goes on to abort.
     static let lmdbAssertion: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> Void = { _, _ in

@@ -26,8 +26,6 @@ struct TableFileHeader: Equatable {
     /// For each meta page, whether the rest of its page (after `MDB_meta`) is all zero bytes.
     var metaTailsZero: [Bool]
 
-    /// Bytes the file must hold for every page the meta page names.
-    var requiredSize: Int { (lastPage + 1) * pageSize }
     /// The newest meta page: the one LMDB reads the file through.
     var newest: MetaPage { metas[1].transactionID > metas[0].transactionID ? metas[1] : metas[0] }
 
