@@ -56,6 +56,9 @@ struct BatchTableIdentityTests {
         let header = try #require(readJobLogHeader(out), "the job log has no header line")
         #expect(header.table.contentHash?.isEmpty == false, "no content hash recorded: \(header.table)")
         #expect(header.table.inode == inode(table), "recorded inode \(header.table.inode), table's \(String(describing: inode(table)))")
+        // Keep the first table's inode taken (a link to it), so a later rebuild cannot be given
+        // the same inode number again once the file is replaced: the rebuild must be a new file.
+        #expect(link(table, work.file("first-table.lmdb")) == 0, "cannot link the first table: \(errno)")
         #expect(header.settings.mode == "join" && header.settings.keyColumn == 1 && header.settings.delimiter == nil
                 && header.settings.format == nil && !header.settings.header, "recorded settings: \(header.settings)")
         #expect(readJobLog(out).count == 2)
