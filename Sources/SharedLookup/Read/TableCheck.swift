@@ -29,8 +29,6 @@ extension Table {
         // The walk goes leaf to leaf without the branch pages; a lookup descends through them.
         // The first and last key of every leaf found by a descent, at the place the walk saw
         // them, proves every branch key routes every record right.
-        let pageMask = ~UInt(fileHeader.pageSize - 1)
-        var leaf: UInt = 0
         var previousValue: UnsafeRawPointer?
         var pages = PageTally(pageSize: fileHeader.pageSize)
         var dataStat: DatabaseStat?
@@ -41,13 +39,10 @@ extension Table {
                     bytes += entry.key.count + entry.value.count
                     if entry.key.isEmpty || entry.key.count > lmdbMaxKeySize { badKeys += 1 }
                     if records > 1 && previous.withUnsafeBytes({ compareKeys($0, entry.key) }) >= 0 { outOfOrder += 1 }
-                    let page = UInt(bitPattern: entry.key.baseAddress) & pageMask
-                    if page != leaf {
+                    if pages.add(entry) {
                         if records > 1, !previous.withUnsafeBytes({ reader.descentFinds($0, at: previousValue) }) { misrouted += 1 }
                         if !reader.descentFinds(entry.key, at: entry.value.baseAddress) { misrouted += 1 }
-                        leaf = page
                     }
-                    pages.add(entry)
                     previousValue = entry.value.baseAddress
                     previous.removeAll(keepingCapacity: true)
                     previous.append(contentsOf: entry.key)
@@ -136,7 +131,7 @@ extension Table {
             return try environment.read { txn in
                 var pages = PageTally(pageSize: fileHeader.pageSize)
                 try txn.withCursor(Database.freePages) { cursor in
-                    while let entry = try cursor.next() { pages.add(entry) }
+                    while let entry = try cursor.next() { _ = pages.add(entry) }
                 }
                 // mdb_stat of the free-page database reads its record in the newest meta page.
                 return pages.problems("the free-page database", counted: try txn.stat(Database.freePages), entries: true)
@@ -158,15 +153,17 @@ struct PageTally {
 
     /// Counts one entry of the walk, in order: a key on a new page starts a leaf; a value
     /// whose node says `F_BIGDATA` lives in overflow pages (`OVPAGES`: a 16-byte page header,
-    /// then the value).
-    mutating func add(_ entry: Entry) {
+    /// then the value). Returns whether the entry starts a new leaf page.
+    mutating func add(_ entry: Entry) -> Bool {
         entries += 1
-        guard let key = entry.key.baseAddress else { return }
+        guard let key = entry.key.baseAddress else { return false }
         let page = UInt(bitPattern: key) & ~UInt(pageSize - 1)
-        if page != leaf { leaves += 1; leaf = page }
+        let starts = page != leaf
+        if starts { leaves += 1; leaf = page }
         if LeafNode(key - LeafNode.headerSize).flags & LeafNode.bigData != 0 {
             overflow += (15 + entry.value.count) / pageSize + 1
         }
+        return starts
     }
 
     /// What `counted` (a database's record) says otherwise than this walk; `entries` too
