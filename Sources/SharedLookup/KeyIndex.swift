@@ -138,17 +138,31 @@ struct KeyIndex: @unchecked Sendable {
     /// matches: the likely record (its bucket should be in cache by now).
     @inline(__always)
     func prefetchCandidate(hash h: UInt64) {
+        let offset = candidateOffset(hash: h)
+        if offset > 0 { lookup_prefetch(map + offset) }
+    }
+
+    /// The file offset of the node in the first slot of `h`'s bucket whose tag matches (the
+    /// likely record), or 0 when there is none in that bucket.
+    @inline(__always)
+    func candidateOffset(hash h: UInt64) -> Int {
         let bucket = slots + Int(Self.bucket(h, buckets: buckets)) * 64
         let tag = Self.tag(h)
         for s in 0..<Self.slotsPerBucket {
             let slot = bucket.loadUnaligned(fromByteOffset: s * 8, as: UInt64.self)
-            if slot == 0 { return }
+            if slot == 0 { return 0 }
             if slot & 0xFFFF == tag {
                 let offset = Int(slot >> 16)
-                if offset < fileSize { lookup_prefetch(map + offset) }
-                return
+                return offset < fileSize ? offset : 0
             }
         }
+        return 0
+    }
+
+    /// The offset in the map of the bucket where the probe for `h` starts.
+    @inline(__always)
+    func bucketOffset(hash h: UInt64) -> Int {
+        slots - map + Int(Self.bucket(h, buckets: buckets)) * 64
     }
 
     /// Looks `key` (of hash `h`) up.

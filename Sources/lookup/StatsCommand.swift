@@ -34,6 +34,7 @@ struct StatsCommand: ParsableCommand {
                 ("pages", "\(stats.branchPages) branch, \(stats.leafPages) leaf, \(stats.overflowPages) overflow; \(stats.pagesInUse) in use in the file"),
                 ("map size", "\(stats.mapSize) bytes (\(humanSize(stats.mapSize)))"),
                 ("key index", stats.keyIndexSize > 0 ? "hash, \(humanSize(stats.keyIndexSize))" : "none (lookups descend the B+tree)"),
+                ("read as", stats.regime),
                 ("readers", stats.readersInUse.map { "\($0) of \(stats.maxReaders ?? 0)" } ?? "not tracked (read without a lock file)"),
             ]
             if let m = stats.metadata {
@@ -58,13 +59,4 @@ struct StatsCommand: ParsableCommand {
             }.joined(separator: "\n"))
         }
     }
-}
-
-/// 1536 -> "1.5 KiB".
-func humanSize(_ bytes: Int) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(bytes)
-    var unit = 0
-    while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
-    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
 }

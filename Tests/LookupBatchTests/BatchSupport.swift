@@ -85,9 +85,11 @@ final class LookupProcess {
     /// Starts `lookup arguments` with `environment` added (fault hooks etc.). Signals are
     /// unblocked and at their default in the child (the test runner blocks some); with
     /// `ownGroup` the process leads a new process group (for Ctrl-C-like group signals).
-    init(_ arguments: [String], environment extra: [String: String] = [:], ownGroup: Bool = false) throws {
-        guard access(BatchPaths.lookup, X_OK) == 0 else {
-            throw BatchTestError("no lookup binary at \(BatchPaths.lookup): run `swift build --product lookup` or set LOOKUP_BIN")
+    /// `executable` runs another program the same way (a shell, a script that runs lookup).
+    init(executable: String = BatchPaths.lookup, _ arguments: [String], environment extra: [String: String] = [:],
+         ownGroup: Bool = false) throws {
+        guard access(executable, X_OK) == 0 else {
+            throw BatchTestError("no executable at \(executable): run `swift build --product lookup` or set LOOKUP_BIN")
         }
         tag = UUID().uuidString
         let io = "\(BatchPaths.scratch)/io-\(tag)"
@@ -123,15 +125,15 @@ final class LookupProcess {
         }
         posix_spawnattr_setflags(&attr, Int16(flags))
 
-        let argv: [UnsafeMutablePointer<CChar>?] = ([BatchPaths.lookup] + arguments).map { strdup($0) } + [nil]
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, BatchPaths.lookup, &actions, &attr, argv, envp)
-        if rc != 0 { throw BatchTestError("posix_spawn \(BatchPaths.lookup): \(String(cString: strerror(rc)))") }
+        let rc = posix_spawn(&child, executable, &actions, &attr, argv, envp)
+        if rc != 0 { throw BatchTestError("posix_spawn \(executable): \(String(cString: strerror(rc)))") }
         pid = child
     }
 

@@ -115,6 +115,7 @@ public final class BatchRunner {
         var queue = planned
         summary.tasks = planned.count
         summary.workers = min(options.workers, max(planned.count, 1))
+        summary.regime = table.regime
         var workers: [WorkerProcess] = []
         var stdoutNext = 0  // position in `indices` of the next file to write to stdout
         let totalBytes = indices.reduce(0) { $0 + files[$1].size }

@@ -20,6 +20,8 @@ public struct RunSummary: Codable, Sendable {
     public var workers = 0
     /// Tasks run (byte ranges and whole files), and tasks retried after a worker died.
     public var tasks = 0, retries = 0
+    /// How the workers read the table (`MemoryRegime`), and why.
+    public var regime = ""
 
     /// Lines per second.
     public var linesPerSecond: Double { seconds > 0 ? Double(counts.lines) / seconds : 0 }
@@ -36,11 +38,12 @@ public struct RunSummary: Codable, Sendable {
         text += ", \(counts.hits) hits, \(counts.misses) misses, \(counts.badLines) bad lines"
         text += ", \(errors.count) error\(errors.count == 1 ? "" : "s")"
         text += String(format: " in %.2f s (%.0f lines/s, %.1f MiB/s)", seconds, linesPerSecond, seconds > 0 ? mb / seconds : 0)
+        if !regime.isEmpty { text += "; table read \(regime)" }
         return text
     }
 
     enum CodingKeys: String, CodingKey {
-        case files, filesSkipped, filesFailed, counts, errors, seconds, workers, tasks, retries, linesPerSecond
+        case files, filesSkipped, filesFailed, counts, errors, seconds, workers, tasks, retries, linesPerSecond, regime
     }
 
     public init() {}
@@ -56,6 +59,7 @@ public struct RunSummary: Codable, Sendable {
         workers = try c.decode(Int.self, forKey: .workers)
         tasks = try c.decode(Int.self, forKey: .tasks)
         retries = try c.decode(Int.self, forKey: .retries)
+        regime = try c.decodeIfPresent(String.self, forKey: .regime) ?? ""
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -70,6 +74,7 @@ public struct RunSummary: Codable, Sendable {
         try c.encode(tasks, forKey: .tasks)
         try c.encode(retries, forKey: .retries)
         try c.encode(linesPerSecond, forKey: .linesPerSecond)
+        try c.encode(regime, forKey: .regime)
     }
 }
 

@@ -48,6 +48,8 @@ final class RunTable {
     let descriptor: Int32
     /// What the job log records of it.
     let identity: TableIdentity
+    /// How the workers (in this process's memory limits) read it, and why (`MemoryRegime`).
+    let regime: String
 
     /// Opens the table at `path`, checks that it is a table (a clear error before any worker
     /// starts), and reads its identity. The `Table` handle is closed again at once: nothing
@@ -65,7 +67,9 @@ final class RunTable {
         do {
             var info = stat()
             if fstat(fd, &info) != 0 { throw LookupError.system("cannot stat table", path: path) }
-            let contentHash = try Table(descriptor: fd, path: path).metadata?.contentHash
+            let table = try Table(descriptor: fd, path: path)
+            let contentHash = table.metadata?.contentHash
+            regime = table.regimeDescription
             identity = TableIdentity(path: path, contentHash: contentHash, device: UInt64(info.st_dev), inode: UInt64(info.st_ino),
                                      size: Int(info.st_size),
                                      modified: Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec))

@@ -2,6 +2,7 @@
 // whole LMDB file), looks keys up (owned copies, zero-copy closures, batches through the key index),
 // scans prefixes and ranges, and reports stats and metadata.
 import LMDB
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -17,15 +18,20 @@ public struct TableOptions: Sendable, Hashable {
     /// Turn it on only for a file that another program updates in place.
     public var useLockFile: Bool
     /// Turn off OS read-ahead (`MDB_NORDAHEAD`): better for random reads of a table larger
-    /// than RAM, worse for scans of a cached one.
+    /// than RAM, worse for scans of a cached one. The larger-than-memory regime turns it off
+    /// by itself.
     public var noReadAhead: Bool
+    /// How to read the table; `nil` (the default) chooses from its size and the memory this
+    /// process may use (see `MemoryRegime`).
+    public var regime: MemoryRegime.Kind?
     /// Reader slots with a lock file (`mdb_env_set_maxreaders`); LMDB's default is 126.
     public var maxReaders: Int
 
     /// Creates options; see each property.
-    public init(useLockFile: Bool = false, noReadAhead: Bool = false, maxReaders: Int = 4096) {
+    public init(useLockFile: Bool = false, noReadAhead: Bool = false, maxReaders: Int = 4096, regime: MemoryRegime.Kind? = nil) {
         self.useLockFile = useLockFile
         self.noReadAhead = noReadAhead
+        self.regime = regime
         self.maxReaders = maxReaders
     }
 }
@@ -68,6 +74,8 @@ public struct TableStats: Sendable, Codable, Equatable {
     public var metadata: TableMetadata?
     /// Size in bytes of the key index (0 when the table has none).
     public var keyIndexSize: Int = 0
+    /// How this process reads the table, and why.
+    public var regime: String = ""
 }
 
 /// A lookup table opened read-only.
@@ -96,6 +104,13 @@ public final class Table: @unchecked Sendable {
 
     /// What the file's meta pages said when it was opened (for `check`).
     let fileHeader: TableFileHeader
+    /// How this process reads the table: chosen at open from its size and the memory
+    /// available (see `MemoryRegime`).
+    public let regime: MemoryRegime
+    /// Page requests for the map (larger-than-memory regime), and whether the key index was
+    /// made resident yet.
+    let pages: PageRequests?
+    private let residency = Mutex<IndexResidency>(.notYet)
 
     /// Opens the table at `path` read-only. Fails with a clear `LookupError` for a missing,
     /// foreign, truncated or damaged file (meta pages that LMDB would follow astray).
@@ -107,10 +122,13 @@ public final class Table: @unchecked Sendable {
     /// in `self.path` and in errors either way (see TableDescriptorOpen.swift).
     init(path: String, descriptor: Int32?, options: TableOptions) throws(LookupError) {
         self.path = path
-        _ = try TableFileHeader.read(path: path, fd: descriptor)
+        let header = try TableFileHeader.read(path: path, fd: descriptor)
+        let regime = options.regime.map { MemoryRegime(tableSize: header.fileSize, memory: MemoryLimit.current, override: $0) }
+            ?? MemoryRegime.detect(tableSize: header.fileSize)
+        self.regime = regime
         var flags: EnvironmentFlags = [.readOnly, .noSubdirectory, .noThreadLocalStorage]
         if !options.useLockFile { flags.insert(.noLock) }
-        if options.noReadAhead { flags.insert(.noReadAhead) }
+        if options.noReadAhead || regime.kind == .largerThanMemory { flags.insert(.noReadAhead) }
         let env: Environment
         do {
             env = try Environment(path: descriptor.map(Table.reopeningPath) ?? path, options: EnvironmentOptions(
@@ -132,6 +150,9 @@ public final class Table: @unchecked Sendable {
             throw LookupError(.io, path: path, "\(error)")
         }
         self.environment = env
+        pages = regime.kind == .largerThanMemory ? env.readBounds.map {
+            PageRequests(map: UnsafeRawPointer(bitPattern: $0.start)!, size: Int($0.end - $0.start))
+        } : nil
         do {
             let fileSize = self.fileSize
             (database, metadata, keyIndex) = try env.read { txn in
@@ -276,6 +297,34 @@ public final class Table: @unchecked Sendable {
             branchPages: stat.branchPages, leafPages: stat.leafPages, overflowPages: stat.overflowPages,
             pagesInUse: info.lastPageNumber + 1, mapSize: info.mapSize,
             readersInUse: locked ? info.readersInUse : nil, maxReaders: locked ? info.maxReaders : nil,
-            metadata: metadata, keyIndexSize: keyIndex?.size ?? 0)
+            metadata: metadata, keyIndexSize: keyIndex?.size ?? 0, regime: regimeDescription)
     }
+
+    /// The regime and what it does with the key index, for people.
+    public var regimeDescription: String {
+        guard regime.kind == .largerThanMemory, let keyIndex else { return regime.description }
+        let resident = regime.keepsIndexResident(size: keyIndex.size)
+        return regime.description + "; key index (\(humanSize(keyIndex.size))) "
+            + (resident ? "kept resident" : "too large to keep resident") + "; batches request their pages ahead"
+    }
+
+    /// Readies the table for batch lookups in its regime. Larger than memory: reads the key
+    /// index in with large reads and keeps it resident when it fits (once per table; later
+    /// calls return at once). Returns whether the index is resident.
+    @discardableResult
+    func prepareForBatches() -> Bool {
+        guard let pages, let keyIndex, regime.keepsIndexResident(size: keyIndex.size) else { return false }
+        return residency.withLock { state in
+            if state == .notYet {
+                let locked = pages.makeResident(offset: keyIndex.slots - pages.map, count: keyIndex.size)
+                state = locked ? .locked : .readIn
+            }
+            return true
+        }
+    }
+}
+
+/// Whether a table's key index was made resident.
+enum IndexResidency {
+    case notYet, locked, readIn
 }
