@@ -50,6 +50,8 @@ struct VerifiedTable {
             throw LookupError(.notATable, path: path,
                               "the table has no metadata, unlike the table served (not built by `lookup build`); `lookup check \(path)` tells more")
         }
+        // Larger than memory: the key index read in and kept resident before it serves.
+        table.prepareForManyLookups()
         return VerifiedTable(table: table, identity: identity)
     }
 }

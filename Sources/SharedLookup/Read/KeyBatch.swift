@@ -67,7 +67,7 @@ public struct KeyBatch {
         if items.isEmpty { return }
         if let index = reader.table.keyIndex {
             if let pages = reader.table.pages {
-                try lookUp(in: reader, index: index, pages: pages, indexResident: reader.table.prepareForBatches())
+                try lookUp(in: reader, index: index, pages: pages, indexResident: reader.table.prepareForManyLookups())
             } else {
                 try lookUp(in: reader, index: index)
             }

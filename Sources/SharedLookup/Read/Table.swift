@@ -308,11 +308,11 @@ public final class Table: @unchecked Sendable {
             + (resident ? "kept resident" : "too large to keep resident") + "; batches request their pages ahead"
     }
 
-    /// Readies the table for batch lookups in its regime. Larger than memory: reads the key
+    /// Readies the table for many lookups (batches, a server) in its regime. Larger than memory: reads the key
     /// index in with large reads and keeps it resident when it fits (once per table; later
     /// calls return at once). Returns whether the index is resident.
     @discardableResult
-    func prepareForBatches() -> Bool {
+    public func prepareForManyLookups() -> Bool {
         guard let pages, let keyIndex, regime.keepsIndexResident(size: keyIndex.size) else { return false }
         return residency.withLock { state in
             if state == .notYet {
