@@ -224,6 +224,8 @@ func bytesEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> B
 extension KeyIndex {
     /// While writing the index, walked pages of the map are released in steps of this size.
     static let releaseStep = 32 << 20
+    /// While writing the index, keys are placed this many at a time.
+    static let insertBatch = 4096
 
     /// The bytes an index of `keys` keys takes.
     static func storedSize(forKeys keys: Int) -> Int {
@@ -263,17 +265,17 @@ extension KeyIndex {
             _ = madvise(UnsafeMutableRawPointer(mutating: map + released), end - released, MADV_DONTNEED)
             released = end
         }
-        _ = try txn.withCursor(data) { cursor in
-            try cursor.forEach { entry in
-                let offset = entry.key.baseAddress! - map - LeafNode.headerSize
-                guard offset > 0, offset < 1 << 48, count < records else { sound = false; return false }
-                if count & 4095 == 0 { release(below: offset) }
-                let node = LeafNode(map + offset)
-                let flags = node.flags, keySize = node.keySize, size = node.valueSize
-                guard keySize == entry.key.count, size == entry.value.count,
-                      flags == LeafNode.bigData || (flags == 0 && entry.value.baseAddress.map { $0 == node.key + keySize } ?? (size == 0))
-                else { sound = false; return false }
-                let h = hash(entry.key)
+        // Keys are placed in batches, each bucket asked of memory a few keys ahead: the
+        // buckets are scattered over the whole index, so this overlaps their cache misses.
+        var pending: [(hash: UInt64, offset: Int)] = []
+        pending.reserveCapacity(insertBatch)
+        func insertPending() {
+            let ahead = 16
+            for i in pending.indices {
+                if i + ahead < pending.count {
+                    lookup_prefetch(slots + Int(bucket(pending[i + ahead].hash, buckets: buckets)) * 64)
+                }
+                let (h, offset) = pending[i]
                 var b = bucket(h, buckets: buckets)
                 while true {
                     let bucket = slots + Int(b) * 64
@@ -287,12 +289,28 @@ extension KeyIndex {
                     b += 1
                     if b == buckets { b = 0 }
                 }
+            }
+            pending.removeAll(keepingCapacity: true)
+        }
+        _ = try txn.withCursor(data) { cursor in
+            try cursor.forEach { entry in
+                let offset = entry.key.baseAddress! - map - LeafNode.headerSize
+                guard offset > 0, offset < 1 << 48, count < records else { sound = false; return false }
+                if count & 4095 == 0 { release(below: offset) }
+                let node = LeafNode(map + offset)
+                let flags = node.flags, keySize = node.keySize, size = node.valueSize
+                guard keySize == entry.key.count, size == entry.value.count,
+                      flags == LeafNode.bigData || (flags == 0 && entry.value.baseAddress.map { $0 == node.key + keySize } ?? (size == 0))
+                else { sound = false; return false }
+                pending.append((hash(entry.key), offset))
+                if pending.count == insertBatch { insertPending() }
                 if first < 0 { first = offset }
                 last = offset
                 count += 1
                 return true
             }
         }
+        insertPending()
         if last > 0 { release(below: last + pageSize, always: true) }
         guard sound, count == records else { return false }
         stored.storeBytes(of: UInt64(count), toByteOffset: 24, as: UInt64.self)

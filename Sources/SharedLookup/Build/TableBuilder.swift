@@ -21,6 +21,17 @@ public enum DuplicatePolicy: String, CaseIterable, Sendable, Codable {
     case last
 }
 
+/// What the merging thread kept (read after it ended).
+private final class MergeOutcome: @unchecked Sendable {
+    var written = 0, dropped = 0
+    var hash = ContentHash()
+}
+
+/// The builder, lent to its merging thread (which alone reads the sorter until it ends).
+private struct UncheckedBuilder: @unchecked Sendable {
+    let builder: TableBuilder
+}
+
 /// Options for building a table.
 public struct BuildOptions: Sendable {
     /// The input format; `nil` infers it from each input's name.
@@ -256,72 +267,43 @@ public final class TableBuilder {
         } catch {
             throw LookupError(error, path: destination)
         }
-        var hash = ContentHash()
-        var written = 0
-        var dropped = 0
         do {
             let (data, meta, indexDB) = try env.write { txn in
                 (try txn.openDatabase(TableLayout.dataDatabase, flags: .create),
                  try txn.openDatabase(TableLayout.metaDatabase, flags: .create),
                  options.keyIndex ? try txn.openDatabase(TableLayout.indexDatabase, flags: .create) : nil)
             }
-            // Pending record: held back until the next key shows it is not a duplicate.
-            var pendingKey: [UInt8] = []
-            var pendingValue: [UInt8] = []
-            var pendingSequence: UInt64 = 0
-            var havePending = false
-            var done = false
-            // Commit every few MiB so LMDB's dirty pages stay small (bounded memory).
+            // Two cores: a thread merges, resolves duplicates and hashes (`merge`); this one
+            // writes into LMDB, committing every few MiB so LMDB's dirty pages stay small.
+            let pipe = RecordPipe()
+            let merged = MergeOutcome()
+            let builder = UncheckedBuilder(builder: self)
+            let mergeEnded = RecordPipe.spawn { builder.builder.merge(into: pipe, outcome: merged) }
             let commitBytes = 16 << 20
-            while !done {
-                try growMapIfNeeded(env, headroom: 2 * commitBytes + 2 * sorter.largestRecord)
-                try env.write { txn in
-                    try txn.withCursor(data) { cursor in
-                        var batch = 0
-                        func flushPending() throws {
-                            try pendingKey.withUnsafeBytes { k in
-                                try pendingValue.withUnsafeBytes { v in
-                                    try cursor.put(k, v, flags: .append)
-                                    hash.add(key: k, value: v)
-                                }
+            let headroom = 2 * (commitBytes + RecordPipe.chunkSize) + 2 * sorter.largestRecord
+            do {
+                var done = false
+                while !done {
+                    try growMapIfNeeded(env, headroom: headroom)
+                    try env.write { txn in
+                        try txn.withCursor(data) { cursor in
+                            var batch = 0
+                            while batch < commitBytes {
+                                guard let chunk = try pipe.receive() else { done = true; return }
+                                try chunk.forEach { k, v in try cursor.put(k, v, flags: .append) }
+                                batch += chunk.bytes.count
+                                pipe.recycle(chunk)
                             }
-                            written += 1
-                            batch += pendingKey.count + pendingValue.count + 16
-                        }
-                        while batch < commitBytes {
-                            guard let r = try sorter.next() else {
-                                if havePending { try flushPending(); havePending = false }
-                                done = true
-                                return
-                            }
-                            if havePending && pendingKey.withUnsafeBytes({ compareKeys($0, r.key) }) == 0 {
-                                switch options.duplicates {
-                                case .error:
-                                    let key = String(decoding: r.key.prefix(80), as: UTF8.self)
-                                    let here = origin(r.sequence), first = origin(pendingSequence)
-                                    throw LookupError(.duplicateKey, path: here.name, line: here.line,
-                                                      "duplicate key \"\(key)\" (first at \(first.name):\(first.line)); use --duplicates first|last to keep one")
-                                case .first:
-                                    dropped += 1
-                                case .last:
-                                    dropped += 1
-                                    pendingValue.removeAll(keepingCapacity: true)
-                                    pendingValue.append(contentsOf: r.value)
-                                    pendingSequence = r.sequence
-                                }
-                                continue
-                            }
-                            if havePending { try flushPending() }
-                            pendingKey.removeAll(keepingCapacity: true)
-                            pendingKey.append(contentsOf: r.key)
-                            pendingValue.removeAll(keepingCapacity: true)
-                            pendingValue.append(contentsOf: r.value)
-                            pendingSequence = r.sequence
-                            havePending = true
                         }
                     }
                 }
+            } catch {
+                pipe.cancel()
+                mergeEnded()
+                throw error
             }
+            mergeEnded()
+            let (written, dropped, hash) = (merged.written, merged.dropped, merged.hash)
             let metadata = TableMetadata(
                 records: written, sources: sources, format: formats.joined(separator: "+"),
                 keyColumn: formats.contains(where: { $0 == "csv" || $0 == "tsv" }) ? options.record.keyColumn : nil,
@@ -357,6 +339,69 @@ public final class TableBuilder {
                 throw LookupError(.diskFull, path: destination, "disk full while writing the table (no space left in \(directory)); the old table is unchanged")
             }
             throw LookupError(error, path: destination)
+        }
+    }
+
+    /// The merging thread's work: takes the sorted records from the sorter, applies the
+    /// duplicate policy, hashes what is kept and hands it to `pipe` in chunks. Ends the pipe
+    /// (with the error, if one stopped it).
+    fileprivate func merge(into pipe: RecordPipe, outcome: MergeOutcome) {
+        var chunk = PackedRecords()
+        chunk.bytes.reserveCapacity(RecordPipe.chunkSize + (64 << 10))
+        var hash = ContentHash()
+        var written = 0, dropped = 0
+        // Pending record: held back until the next key shows it is not a duplicate.
+        var pendingKey: [UInt8] = [], pendingValue: [UInt8] = []
+        var pendingSequence: UInt64 = 0
+        var havePending = false
+        do {
+            while true {
+                let next = try sorter.next()
+                if let r = next, havePending, pendingKey.withUnsafeBytes({ compareKeys($0, r.key) }) == 0 {
+                    switch options.duplicates {
+                    case .error:
+                        let key = String(decoding: r.key.prefix(80), as: UTF8.self)
+                        let here = origin(r.sequence), first = origin(pendingSequence)
+                        throw LookupError(.duplicateKey, path: here.name, line: here.line,
+                                          "duplicate key \"\(key)\" (first at \(first.name):\(first.line)); use --duplicates first|last to keep one")
+                    case .first:
+                        dropped += 1
+                    case .last:
+                        dropped += 1
+                        pendingValue.removeAll(keepingCapacity: true)
+                        pendingValue.append(contentsOf: r.value)
+                        pendingSequence = r.sequence
+                    }
+                    continue
+                }
+                if havePending {
+                    pendingKey.withUnsafeBytes { k in
+                        pendingValue.withUnsafeBytes { v in
+                            chunk.append(key: k, value: v)
+                            hash.add(key: k, value: v)
+                        }
+                    }
+                    written += 1
+                    if chunk.bytes.count >= RecordPipe.chunkSize {
+                        guard let empty = pipe.send(chunk) else { return }
+                        chunk = empty
+                    }
+                }
+                guard let r = next else { break }
+                pendingKey.removeAll(keepingCapacity: true)
+                pendingKey.append(contentsOf: r.key)
+                pendingValue.removeAll(keepingCapacity: true)
+                pendingValue.append(contentsOf: r.value)
+                pendingSequence = r.sequence
+                havePending = true
+            }
+            if !chunk.bytes.isEmpty { guard pipe.send(chunk) != nil else { return } }
+            outcome.written = written
+            outcome.dropped = dropped
+            outcome.hash = hash
+            pipe.finish()
+        } catch {
+            pipe.finish(error: error)
         }
     }
 
