@@ -89,10 +89,7 @@ public final class BatchRunner {
         let loop = CoordinatorLoop(options: options, table: table, files: files, scheduler: scheduler, output: output,
                                    summary: summary, progress: progress, report: report, startFork: startFork)
         try loop.run()
-        if scheduler.interruptedBy != 0 {
-            removeDirectory(workDir)
-            throw BatchInterrupted(signal: scheduler.interruptedBy)
-        }
+        if scheduler.interruptedBy != 0 { throw BatchInterrupted(signal: scheduler.interruptedBy) }
         summary = loop.summary
         summary.seconds = Date().timeIntervalSince(started)
         return summary

@@ -48,8 +48,8 @@ final class CoordinatorLoop {
         self.startFork = startFork
     }
 
-    /// Runs until every task is done or a signal arrives (`scheduler.interruptedBy`); stops
-    /// the workers either way, and on an error.
+    /// Runs until every task is done or a signal arrives (`scheduler.interruptedBy`, and the
+    /// work directory is removed); stops the workers either way, and on an error.
     func run() throws {
         defer { interrupt.restore() }
         // A worker that died leaves a closed pipe: writing to it must fail, not kill us.
@@ -66,6 +66,8 @@ final class CoordinatorLoop {
         }
         stopWorkers()
         progress.finish(bytes: scheduler.processedBytes, files: scheduler.doneFiles, counts: scheduler.doneCounts)
+        // Stopped by a signal: the parts go while the signals are still caught.
+        if scheduler.interruptedBy != 0 { removeDirectory(output.workDirectory) }
     }
 
     /// One turn: workers started and given tasks, then one poll and the events it brings.
