@@ -48,7 +48,7 @@ struct OutputAssemblerTests {
 
     @Test("parts are joined in order and renamed into OUT (parents made); the work directory is left empty")
     func place() throws {
-        let dir = try Scratch("assemble")
+        let dir = try TempDir("assemble")
         let work = dir.file("work"), out = dir.file("out")
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let output = OutputAssembler(workDirectory: work, outputDirectory: out, writesOutput: true, files: inputs, order: [0, 1, 2], log: nil)
@@ -65,7 +65,7 @@ struct OutputAssemblerTests {
 
     @Test("a job without output places nothing; a failed file's parts are removed")
     func noOutput() throws {
-        let dir = try Scratch("assemble-none")
+        let dir = try TempDir("assemble-none")
         let work = dir.file("work"), out = dir.file("out")
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let counting = OutputAssembler(workDirectory: work, outputDirectory: out, writesOutput: false, files: inputs, order: [0], log: nil)
@@ -79,7 +79,7 @@ struct OutputAssemblerTests {
 
     @Test("stdout gets each file in input order once it and every file before it are finished; a failed file writes nothing")
     func stdoutOrder() throws {
-        let dir = try Scratch("assemble-stdout")
+        let dir = try TempDir("assemble-stdout")
         let work = dir.file("work"), sink = dir.file("stdout")
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let fd = open(sink, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -107,7 +107,7 @@ struct OutputAssemblerTests {
 
     @Test("a finished file's job log entry: input, size, time, output and counts")
     func jobLogEntry() throws {
-        let dir = try Scratch("assemble-log")
+        let dir = try TempDir("assemble-log")
         let log = JobLog(directory: dir.path)
         let output = OutputAssembler(workDirectory: dir.path, outputDirectory: dir.path, writesOutput: true, files: inputs,
                                      order: [0, 1, 2], log: log)
