@@ -65,12 +65,13 @@ let package = Package(
         .executableTarget(name: "batch-example", dependencies: ["LookupBatch", "SharedLookup"], path: "Examples/BatchExample"),
         // Point-lookup timing of the Swift API (Benchmarks/run.sh builds it with --product lookup-api-bench).
         .executableTarget(name: "lookup-api-bench", dependencies: ["SharedLookup"], path: "Benchmarks/APIBench"),
-        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
-        .testTarget(name: "SharedLookupTests", dependencies: ["SharedLookup", "LMDB"]),
-        // Test support shared by test targets: the random damage of the fault-injection tests.
+        // Test support shared by the test targets: temp directories, the binaries under test and
+        // a process runner, seeded random numbers, the random damage of the fault-injection tests.
         .target(name: "LookupTestSupport", path: "Tests/LookupTestSupport"),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "LookupTestSupport"]),
+        .testTarget(name: "SharedLookupTests", dependencies: ["SharedLookup", "LMDB", "LookupTestSupport"]),
         .testTarget(name: "LookupCLITests", dependencies: ["SharedLookup", "LookupTestSupport", "lookup", "table-example", "batch-example"]),
-        .testTarget(name: "LookupBatchTests", dependencies: ["LookupBatch", "SharedLookup", "CSupport", "lookup"]),
+        .testTarget(name: "LookupBatchTests", dependencies: ["LookupBatch", "SharedLookup", "CSupport", "LookupTestSupport", "lookup"]),
         .testTarget(name: "LookupServeTests", dependencies: ["LookupServe", "SharedLookup", "LookupTestSupport", "lookup", .product(name: "NIOCore", package: "swift-nio")]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,23 +1,13 @@
 // Tests of the LMDB wrapper against the real liblmdb: environments, transactions, named
 // databases, put flags, cursors (seek, ranges, prefixes), stat/info, copies, errors, fork guard.
 import Foundation
+import LookupTestSupport
 import Testing
 @testable import LMDB
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A fresh temp directory per test, removed at the end.
-final class TempDir {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "lmdb-tests-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-    func file(_ name: String) -> String { path + "/" + name }
-}
 
 func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 func text(_ b: UnsafeRawBufferPointer?) -> String? { b.map { String(decoding: $0, as: UTF8.self) } }
@@ -30,7 +20,7 @@ func openWritable(_ path: String, maxDatabases: Int = 4) throws -> Environment {
 @Suite("LMDB environment")
 struct EnvironmentTests {
     @Test func putGetDeleteInMainDatabase() throws {
-        let dir = TempDir()
+        let dir = try TempDir("lmdb")
         let env = try openWritable(dir.file("a.lmdb"))
         let db = try env.openDatabase()
         try env.write { txn in
@@ -51,7 +41,7 @@ struct EnvironmentTests {
     }
 
     @Test func writeIsAbortedWhenBodyThrows() throws {
-        let dir = TempDir()
+        let dir = try TempDir("lmdb")
         let env = try openWritable(dir.file("a.lmdb"))
         let db = try env.openDatabase()
         struct Boom: Error {}
@@ -65,7 +55,7 @@ struct EnvironmentTests {
     }
 
     @Test func noOverwriteAndAppendFlags() throws {
-        let dir = TempDir()
+        let dir = try TempDir("lmdb")
         let env = try openWritable(dir.file("a.lmdb"))
         let db = try env.openDatabase()
         try env.write { txn in
@@ -79,7 +69,7 @@ struct EnvironmentTests {
     }
 
     @Test func namedDatabasesAreSeparate() throws {
-        let dir = TempDir()
+        let dir = try TempDir("lmdb")
         let env = try openWritable(dir.file("a.lmdb"))
         let one = try env.openDatabase("one", flags: .create)
         let two = try env.openDatabase("two", flags: .create)
@@ -101,7 +91,7 @@ struct EnvironmentTests {
     }
 
     @Test func cursorOrderSeekRangeAndPrefix() throws {
-        let dir = TempDir()
+        let dir = try TempDir("lmdb")
         let env = try openWritable(dir.file("a.lmdb"))
         let db = try env.openDatabase()
         let keys = ["a", "ab", "abc", "abd", "b", "ba", "c"]
@@ -142,7 +132,7 @@ struct EnvironmentTests {
     }
 
     @Test func statInfoAndCompactingCopy() throws {
-        let dir = TempDir()
+        let dir = try TempDir("lmdb")
         let env = try openWritable(dir.file("a.lmdb"))
         let db = try env.openDatabase()
         try env.write { txn in
@@ -171,7 +161,7 @@ struct EnvironmentTests {
     }
 
     @Test func errorsCarryCodeMessageAndPath() throws {
-        let dir = TempDir()
+        let dir = try TempDir("lmdb")
         let missing = dir.file("nope/x.lmdb")
         let error = #expect(throws: LMDBError.self) {
             _ = try Environment(path: missing, options: EnvironmentOptions(flags: [.noSubdirectory, .readOnly]))
@@ -183,7 +173,7 @@ struct EnvironmentTests {
     }
 
     @Test func emptyAndTooLongKeysAreRejected() throws {
-        let dir = TempDir()
+        let dir = try TempDir("lmdb")
         let env = try openWritable(dir.file("a.lmdb"))
         let db = try env.openDatabase()
         try env.write { txn in
@@ -194,7 +184,7 @@ struct EnvironmentTests {
     }
 
     @Test func readOnlyEnvironmentRefusesWrites() throws {
-        let dir = TempDir()
+        let dir = try TempDir("lmdb")
         let path = dir.file("a.lmdb")
         do {
             let env = try openWritable(path)
@@ -209,7 +199,7 @@ struct EnvironmentTests {
     }
 
     @Test func handleUsedAfterForkFailsClearly() throws {
-        let dir = TempDir()
+        let dir = try TempDir("lmdb")
         let env = try openWritable(dir.file("a.lmdb"))
         let db = try env.openDatabase()
         try env.write { txn in try txn.put(db, "k", "v") }

@@ -1,5 +1,6 @@
 // Bad input: each case gives a clear message naming the file (and line), is counted in the summary, and never crashes a worker or the run.
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -13,7 +14,7 @@ struct BatchBadInputTests {
     /// Writes a generated CSV file of `lines` lines and returns its spec (relative to `dir`).
     private func goodFile(_ dir: String, _ rel: String, lines: Int, seed: UInt64, table: TableFixture) throws -> InputSpec {
         let maker = LineMaker(keys: table.keys, seed: seed)
-        var rng = BatchRNG(seed: seed &+ 9)
+        var rng = SeededRNG(seed: seed &+ 9)
         let sink = ByteSink()
         for _ in 0..<lines { maker.line(&rng, delimiter: 44, alwaysFields: false, into: sink); sink.append(10) }
         let bytes = sink.bytes
@@ -22,7 +23,7 @@ struct BatchBadInputTests {
     }
 
     /// Runs `lookup run TABLE args -o OUT --summary-json` and returns the result and the summary.
-    private func run(_ table: TableFixture, _ args: [String], out: String, _ work: Scratch) throws -> (LookupResult, Summary?) {
+    private func run(_ table: TableFixture, _ args: [String], out: String, _ work: TempDir) throws -> (LookupResult, Summary?) {
         let summaryPath = work.file("summary-\(UUID().uuidString.prefix(6)).json")
         let r = try runLookup(["run", table.lmdb] + args + ["-o", out, "--summary-json", summaryPath, "--no-progress"])
         return (r, try? readSummary(summaryPath))
@@ -31,7 +32,7 @@ struct BatchBadInputTests {
     @Test("unreadable inputs: a dangling symlink and a file whose read fails are reported and counted; the rest completes; exit 1")
     func unreadableInputs() throws {
         let table = try sharedTable.get()
-        let work = try Scratch("unreadable")
+        let work = try TempDir("unreadable")
         let input = work.file("in"), out = work.file("out")
         let a = try goodFile(input, "a.csv", lines: 2000, seed: 1, table: table)
         let b = try goodFile(input, "sub/b.csv", lines: 1500, seed: 2, table: table)
@@ -60,7 +61,7 @@ struct BatchBadInputTests {
     @Test("broken .gz (truncated, or not gzip at all): that file fails, the others complete; exit 1")
     func brokenGzip() throws {
         let table = try sharedTable.get()
-        let work = try Scratch("gz")
+        let work = try TempDir("gz")
         let input = work.file("in"), out = work.file("out")
         let plain = try goodFile(input, "plain.csv", lines: 3000, seed: 3, table: table)
         // A good .gz, and the source of the broken one.
@@ -89,9 +90,9 @@ struct BatchBadInputTests {
     @Test("binary junk (random bytes, NUL, long keys): lines with a NUL byte reported as file:line and counted as bad, the rest processed; no crash")
     func binaryJunk() throws {
         let table = try sharedTable.get()
-        let work = try Scratch("junk")
+        let work = try TempDir("junk")
         let input = work.file("in")
-        var rng = BatchRNG(seed: 0xB1A)
+        var rng = SeededRNG(seed: 0xB1A)
         func junk(quotes: Bool) -> [UInt8] {
             let sink = ByteSink()
             for i in 0..<3000 {
@@ -154,9 +155,9 @@ struct BatchBadInputTests {
     @Test("-k 3: a line without the key column is reported as file:line, counted as bad, skipped; exit 0")
     func missingKeyColumn() throws {
         let table = try sharedTable.get()
-        let work = try Scratch("column")
+        let work = try TempDir("column")
         let input = work.file("in"), out = work.file("out")
-        var rng = BatchRNG(seed: 0xC01)
+        var rng = SeededRNG(seed: 0xC01)
         let sink = ByteSink()
         let short: Set<Int> = [4, 17, 18, 250, 999]
         for n in 1...1000 {
@@ -194,9 +195,9 @@ struct BatchBadInputTests {
     @Test("--max-line 1K: longer lines are reported with their line number and skipped; the following lines still processed")
     func overlongLines() throws {
         let table = try sharedTable.get()
-        let work = try Scratch("long")
+        let work = try TempDir("long")
         let input = work.file("in"), out = work.file("out")
-        var rng = BatchRNG(seed: 0x10C)
+        var rng = SeededRNG(seed: 0x10C)
         let maker = LineMaker(keys: table.keys, seed: 0x10D)
         let sink = ByteSink()
         // Line lengths (content, without "\n") by line number; others are ordinary lines.
@@ -233,7 +234,7 @@ struct BatchBadInputTests {
     @Test("an empty file gives an empty output file; exit 0")
     func emptyFile() throws {
         let table = try sharedTable.get()
-        let work = try Scratch("empty")
+        let work = try TempDir("empty")
         let input = work.file("in"), out = work.file("out")
         try writeBytes(input + "/empty.csv", [])
         let one = try goodFile(input, "one.csv", lines: 100, seed: 7, table: table)
@@ -250,7 +251,7 @@ struct BatchBadInputTests {
     @Test("a symlink loop in an input directory is reported and counted; the rest is processed")
     func symlinkLoop() throws {
         let table = try sharedTable.get()
-        let work = try Scratch("loop")
+        let work = try TempDir("loop")
         let input = work.file("in"), out = work.file("out")
         let a = try goodFile(input, "a.csv", lines: 500, seed: 8, table: table)
         let b = try goodFile(input, "sub/b.csv", lines: 700, seed: 9, table: table)
@@ -273,7 +274,7 @@ struct BatchBadInputTests {
     @Test("OUT inside an INPUT directory (or equal to it, or reached through a symlink) is refused with exit 2")
     func outputInsideInput() throws {
         let table = try sharedTable.get()
-        let work = try Scratch("inside")
+        let work = try TempDir("inside")
         let input = work.file("in")
         _ = try goodFile(input, "a.csv", lines: 100, seed: 10, table: table)
         symlink(input, work.file("link"))
@@ -294,7 +295,7 @@ struct BatchBadInputTests {
     @Test("OUT that cannot be created (a file in the way, a path under a file) is refused with exit 2, saying why")
     func outputCannotBeCreated() throws {
         let table = try sharedTable.get()
-        let work = try Scratch("uncreatable")
+        let work = try TempDir("uncreatable")
         let input = work.file("in")
         _ = try goodFile(input, "a.csv", lines: 10, seed: 12, table: table)
         let blocker = work.file("blocker")
@@ -310,7 +311,7 @@ struct BatchBadInputTests {
     @Test("OUT that already holds results is refused (exit 2) and left untouched unless --resume or --overwrite")
     func outputHoldsResults() throws {
         let table = try sharedTable.get()
-        let work = try Scratch("holds")
+        let work = try TempDir("holds")
         let input = work.file("in"), out = work.file("out")
         let a = try goodFile(input, "a.csv", lines: 300, seed: 11, table: table)
         let (r1, _) = try run(table, [input], out: out, work)
@@ -331,7 +332,7 @@ struct BatchBadInputTests {
     @Test("bad lines in a file split into byte ranges are numbered within the whole file")
     func badLineNumbersAcrossRanges() throws {
         let fx = try mixedFixture.get()
-        let work = try Scratch("ranges")
+        let work = try TempDir("ranges")
         let bytes = try readBytes(fx.big)
         let ref = referenceRun(bytes, table: fx.table.map, keyColumn: 2)
         #expect(ref.badLines == fx.bigNoDelimiterLines, "test data: reference bad lines \(ref.badLines)")

@@ -1,5 +1,6 @@
 // Equality: `lookup run` writes byte-identical output to the naive reference for every mode, worker count and start method.
 import Foundation
+import LookupTestSupport
 import Testing
 
 /// One way to run a batch.
@@ -30,7 +31,7 @@ struct BatchEqualityTests {
           arguments: directoryConfigs)
     func directoryOutput(_ c: RunConfig) throws {
         let fx = try mixedFixture.get()
-        let work = try Scratch("eq")
+        let work = try TempDir("eq")
         let out = work.file("out"), summaryPath = work.file("summary.json")
         let r = try runLookup(["run", fx.table.lmdb] + fx.arguments + ["-o", out, "--summary-json", summaryPath, "--no-progress"] + c.arguments)
         expectExit(r, 0, c.testDescription)
@@ -60,7 +61,7 @@ struct BatchEqualityTests {
           arguments: [RunConfig(.join, 1, "spawn"), RunConfig(.join, 4, "fork"), RunConfig(.join, 2, "spawn")])
     func countMode(_ c: RunConfig) throws {
         let fx = try mixedFixture.get()
-        let work = try Scratch("count")
+        let work = try TempDir("count")
         let out = work.file("out"), summaryPath = work.file("summary.json")
         let r = try runLookup(["run", fx.table.lmdb] + fx.arguments +
                               ["-o", out, "--summary-json", summaryPath, "--no-progress", "--mode", "count",
@@ -84,7 +85,7 @@ struct BatchEqualityTests {
           arguments: [RunConfig(.join, 2, "spawn"), RunConfig(.anti, 4, "fork"), RunConfig(.filter, 1, "spawn")])
     func standardOutput(_ c: RunConfig) throws {
         let fx = try mixedFixture.get()
-        let work = try Scratch("stdout")
+        let work = try TempDir("stdout")
         let tmp = work.file("tmp")
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         let r = try LookupProcess(["run", fx.table.lmdb] + fx.arguments + ["-o", "-", "--no-progress"] + c.arguments,

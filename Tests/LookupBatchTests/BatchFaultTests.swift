@@ -1,5 +1,6 @@
 // Fault injection: a worker killed with SIGKILL mid-run (LOOKUP_FAULT_KILL_TASK) is retried without lost or duplicated lines, or fails cleanly with --retries 0.
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -42,7 +43,7 @@ struct BatchFaultTests {
             taskID = fx.files.firstIndex { $0.gz && $0.ref.counts.lines > 0 }!
             victim = fx.files[taskID]
         }
-        let work = try Scratch("fault")
+        let work = try TempDir("fault")
         let out = work.file("out"), summaryPath = work.file("summary.json")
         let r = try runLookup(["run", fx.table.lmdb] + fx.arguments +
                               ["-o", out, "-j", "\(c.workers)", "--start", c.start, "--summary-json", summaryPath, "--no-progress"],
@@ -68,7 +69,7 @@ struct BatchFaultTests {
         let files = fx.dirFiles   // a run over in/ alone: one task per file, id = index
         let victimIndex = files.indices.first { $0 >= 20 && !files[$0].gz && files[$0].ref.counts.lines > 100 }!
         let victim = files[victimIndex]
-        let work = try Scratch("fault0")
+        let work = try TempDir("fault0")
         let out = work.file("out"), summaryPath = work.file("summary.json")
         let r = try runLookup(["run", fx.table.lmdb, fx.inDir, "-o", out, "-j", "2", "--retries", "0",
                                "--summary-json", summaryPath, "--no-progress"],

@@ -1,5 +1,6 @@
 // Generated data for the batch tests, made once per test process: a shared table and the mixed-shape input set.
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -10,36 +11,11 @@ import Darwin
 
 // MARK: - Random data
 
-/// SplitMix64, seeded, so data is the same on every run.
-struct BatchRNG {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return splitmix(state)
-    }
-
-    /// A number in 0..<n.
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-
-    /// True with probability percent/100.
-    mutating func percent(_ p: Int) -> Bool { below(100) < p }
-}
-
-@inline(__always)
-func splitmix(_ x: UInt64) -> UInt64 {
-    var z = x
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-}
-
 private let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
 private let alnum = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.".utf8)
 
 /// A word that starts with a letter, then letters, digits, '-', '_', '.'.
-func randomKey(_ rng: inout BatchRNG, _ lengths: ClosedRange<Int>) -> [UInt8] {
+func randomKey(_ rng: inout SeededRNG, _ lengths: ClosedRange<Int>) -> [UInt8] {
     let n = lengths.lowerBound + rng.below(lengths.count)
     var out: [UInt8] = [letters[rng.below(letters.count)]]
     while out.count < n { out.append(alnum[rng.below(alnum.count)]) }
@@ -57,11 +33,11 @@ final class TableFixture: Sendable {
     let keys: [[UInt8]]
 
     init(name: String, count: Int, seed: UInt64) throws {
-        let dir = BatchPaths.scratch + "/" + name
+        let dir = scratchRoot + "/" + name
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         csv = dir + "/table.csv"
         lmdb = dir + "/table.lmdb"
-        var rng = BatchRNG(seed: seed)
+        var rng = SeededRNG(seed: seed)
         var seen = Set<[UInt8]>()
         var keys: [[UInt8]] = []
         let text = ByteSink(capacity: count * 40)
@@ -85,7 +61,7 @@ final class TableFixture: Sendable {
         let started = Date()
         let r = try runLookup(["build", csv, "-o", lmdb])
         print(String(format: "table fixture %@: %d keys, built in %.1f s", name, count, Date().timeIntervalSince(started)))
-        guard !r.signaled && r.status == 0 else { throw BatchTestError("lookup build \(csv): \(r.summary)") }
+        guard !r.signaled && r.status == 0 else { throw TestFailure("lookup build \(csv): \(r.summary)") }
     }
 }
 
@@ -96,7 +72,7 @@ let sharedTable: Result<TableFixture, any Error> = Result { try TableFixture(nam
 
 /// Text fragments for the fields after the key: quotes, commas, tabs, spaces, non-ASCII.
 private let fragments: [[UInt8]] = {
-    var rng = BatchRNG(seed: 77)
+    var rng = SeededRNG(seed: 77)
     var out: [[UInt8]] = []
     for i in 0..<500 {
         let w = String(decoding: randomKey(&rng, 1...10), as: UTF8.self)
@@ -122,12 +98,12 @@ struct LineMaker {
 
     init(keys: [[UInt8]], seed: UInt64) {
         self.keys = keys
-        var rng = BatchRNG(seed: seed)
+        var rng = SeededRNG(seed: seed)
         for _ in 0..<5000 { misses.append(randomKey(&rng, 3...16)) }
     }
 
     /// One line's key.
-    func key(_ rng: inout BatchRNG) -> [UInt8] {
+    func key(_ rng: inout SeededRNG) -> [UInt8] {
         let r = rng.below(100)
         switch r {
         case 0..<55: return keys[rng.below(keys.count)]
@@ -140,7 +116,7 @@ struct LineMaker {
 
     /// Appends one line (its content, no line end). With `alwaysFields` the line always has at
     /// least two columns; otherwise some lines are the key alone, or the key and an empty field.
-    func line(_ rng: inout BatchRNG, delimiter: UInt8, alwaysFields: Bool, into sink: ByteSink) {
+    func line(_ rng: inout SeededRNG, delimiter: UInt8, alwaysFields: Bool, into sink: ByteSink) {
         sink.append(key(&rng))
         let shape = alwaysFields ? 99 : rng.below(100)
         if shape < 8 { return }
@@ -188,13 +164,13 @@ final class MixedFixture: Sendable {
     init(table: TableFixture) throws {
         let started = Date()
         self.table = table
-        root = BatchPaths.scratch + "/mixed"
+        root = scratchRoot + "/mixed"
         inDir = root + "/in"
         big = root + "/big.csv"
         extra = root + "/extra.csv"
         try FileManager.default.createDirectory(atPath: inDir + "/empty-dir", withIntermediateDirectories: true)
         let maker = LineMaker(keys: table.keys, seed: 0x5EED_0002)
-        var rng = BatchRNG(seed: 0x5EED_0003)
+        var rng = SeededRNG(seed: 0x5EED_0003)
         var specs: [String: InputSpec] = [:]
 
         func add(_ path: String, rel: String, content: [UInt8], delimiter: UInt8) throws {
@@ -284,10 +260,10 @@ final class MixedFixture: Sendable {
         walk(inDir)
         order += [big, extra]
         files = try order.map { path in
-            guard let spec = specs[path] else { throw BatchTestError("unexpected input \(path)") }
+            guard let spec = specs[path] else { throw TestFailure("unexpected input \(path)") }
             return spec
         }
-        guard files.count == specs.count else { throw BatchTestError("walk found \(files.count) of \(specs.count) inputs") }
+        guard files.count == specs.count else { throw TestFailure("walk found \(files.count) of \(specs.count) inputs") }
         print(String(format: "mixed fixture: %d files, big.csv %d bytes, made in %.1f s", files.count, bigSize, Date().timeIntervalSince(started)))
     }
 }
@@ -300,7 +276,7 @@ let mixedFixture: Result<MixedFixture, any Error> = Result { try MixedFixture(ta
 /// `baseLines * (i + 1)` lines) and returns their specs in planned (name) order.
 func makeInputDirectory(_ dir: String, table: TableFixture, count: Int, baseLines: Int, seed: UInt64) throws -> [InputSpec] {
     let maker = LineMaker(keys: table.keys, seed: seed)
-    var rng = BatchRNG(seed: seed &+ 1)
+    var rng = SeededRNG(seed: seed &+ 1)
     var specs: [InputSpec] = []
     for i in 0..<count {
         let sink = ByteSink()

@@ -2,6 +2,7 @@
 // file is split into byte ranges), is neither looked up nor counted as a hit or miss, and the
 // summary line says how many header lines there were.
 import Foundation
+import LookupTestSupport
 import Testing
 
 @Suite("lookup run: --header")
@@ -20,7 +21,7 @@ struct BatchHeaderTests {
     @Test("the first line of each file, split into ranges or not, is passed through once", arguments: [OutputMode.join, .anti])
     func headerPassesThrough(_ mode: OutputMode) throws {
         let fx = try mixedFixture.get()
-        let work = try Scratch("header")
+        let work = try TempDir("header")
         let out = work.file("out"), summaryPath = work.file("summary.json")
         let inputs = fx.files.filter { $0.rel == "big.csv" || $0.rel == "extra.csv" }
         #expect(inputs.count == 2)

@@ -2,6 +2,7 @@
 // (as in a container) detects the limit, reads the table in the larger-than-memory regime,
 // and writes exactly what an uncapped run writes. Needs root (memory cgroups), as CI has.
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -14,7 +15,7 @@ import Darwin
 struct BatchMemoryCapTests {
     /// A table of `keys` records (16 hex digits, 40-byte values) and `files` inputs of
     /// `lines` lines, about half of whose keys are in the table; returns the table's path.
-    private static func workload(in work: Scratch, keys: Int, files: Int, lines: Int) throws -> String {
+    private static func workload(in work: TempDir, keys: Int, files: Int, lines: Int) throws -> String {
         var csv = ""
         csv.reserveCapacity(keys * 60)
         func key(_ i: Int) -> String {
@@ -50,7 +51,7 @@ struct BatchMemoryCapTests {
             Issue.record("this test makes a memory cgroup and must run as root (scripts/test and CI do)")
             return
         }
-        let work = try Scratch("memcap")
+        let work = try TempDir("memcap")
         // About 45 MB of table under a 96 MiB cap: the cap leaves less than the table plus
         // the reserve for the processes, so the run must choose the larger-than-memory regime.
         let table = try Self.workload(in: work, keys: 600_000, files: 3, lines: 60_000)
@@ -62,10 +63,10 @@ struct BatchMemoryCapTests {
         expectExit(free, 0, "uncapped run")
         #expect(free.says("table read in-memory"), "\(free.err)")
 
-        let script = BatchPaths.repo + "/Benchmarks/cgroup-run.sh"
-        let capped = try LookupProcess(executable: "/bin/bash",
-                                       [script, String(cap), BatchPaths.lookup, "run", table, work.file("input"),
-                                        "-o", work.file("capped"), "-j", "2"]).wait()
+        let script = TestBinaries.packageRoot + "/Benchmarks/cgroup-run.sh"
+        let capped = LookupResult(try runProcess("/bin/bash",
+                                                 [script, String(cap), TestBinaries.lookup, "run", table, work.file("input"),
+                                                  "-o", work.file("capped"), "-j", "2"]))
         expectExit(capped, 0, "capped run")
         #expect(capped.says("table read larger-than-memory", "exceeds 96.0 MiB (cgroup"), "\(capped.err)")
         #expect(capped.says("key index", "kept resident"), "\(capped.err)")
@@ -79,15 +80,15 @@ struct BatchMemoryCapTests {
         // get exits 1: some keys are missing.
         for (name, command, status) in [("get", "get \(table) -K --missing NA < \(work.file("keys.txt"))", Int32(1)),
                                         ("map", "map \(table) < \(work.file("input/part-0.csv"))", 0)] {
-            let shell = "exec \(BatchPaths.lookup) \(command)"
-            let direct = try LookupProcess(executable: "/bin/sh", ["-c", shell]).wait()
-            let inCap = try LookupProcess(executable: "/bin/bash", [script, String(cap), "/bin/sh", "-c", shell]).wait()
+            let shell = "exec \(TestBinaries.lookup) \(command)"
+            let direct = LookupResult(try runProcess("/bin/sh", ["-c", shell]))
+            let inCap = LookupResult(try runProcess("/bin/bash", [script, String(cap), "/bin/sh", "-c", shell]))
             expectExit(direct, status, "\(name) uncapped")
             expectExit(inCap, status, "\(name) capped")
             #expect(!direct.stdout.isEmpty && sameBytes(direct.stdout, inCap.stdout), "\(name): \(describeDifference(inCap.stdout, direct.stdout))")
         }
 
-        let stats = try LookupProcess(executable: "/bin/bash", [script, String(cap), BatchPaths.lookup, "stats", table]).wait()
+        let stats = LookupResult(try runProcess("/bin/bash", [script, String(cap), TestBinaries.lookup, "stats", table]))
         expectExit(stats, 0, "stats in the cap")
         #expect(String(decoding: stats.stdout, as: UTF8.self).contains("read as:            larger-than-memory (table"),
                 "\(String(decoding: stats.stdout, as: UTF8.self))")
@@ -95,7 +96,7 @@ struct BatchMemoryCapTests {
 
     @Test("LOOKUP_REGIME=larger-than-memory: run, get and map write what the in-memory regime writes")
     func forcedRegimeMatches() throws {
-        let work = try Scratch("regime")
+        let work = try TempDir("regime")
         let table = try Self.workload(in: work, keys: 50_000, files: 2, lines: 30_000)
         let large = ["LOOKUP_REGIME": "larger-than-memory"], small = ["LOOKUP_REGIME": "in-memory"]
         let a = try runLookup(["run", table, work.file("input"), "-o", work.file("a"), "-j", "2"], environment: small)
@@ -111,9 +112,9 @@ struct BatchMemoryCapTests {
         let input = work.file("input/part-1.csv")
         try Self.writeKeys(of: input, to: work.file("keys.txt"))
         for (command, status) in [("map \(table) < \(input)", Int32(0)), ("get \(table) -K --missing NA < \(work.file("keys.txt"))", 1)] {
-            let shell = "exec \(BatchPaths.lookup) \(command)"
-            let x = try LookupProcess(executable: "/bin/sh", ["-c", shell], environment: small).wait()
-            let y = try LookupProcess(executable: "/bin/sh", ["-c", shell], environment: large).wait()
+            let shell = "exec \(TestBinaries.lookup) \(command)"
+            let x = LookupResult(try runProcess("/bin/sh", ["-c", shell], environment: small))
+            let y = LookupResult(try runProcess("/bin/sh", ["-c", shell], environment: large))
             expectExit(x, status, command)
             expectExit(y, status, command)
             #expect(!x.stdout.isEmpty && sameBytes(x.stdout, y.stdout), "\(command): \(describeDifference(y.stdout, x.stdout))")

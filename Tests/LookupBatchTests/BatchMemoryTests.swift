@@ -1,5 +1,6 @@
 // Memory: with 4 workers on a table over 100 MB, the process tree's summed PSS stays below 1.3x that of a 1-worker run.
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -45,7 +46,7 @@ struct BatchMemoryTests {
 
     @Test("4 workers: summed PSS < 1.3 x the 1-worker run, on a 4M-key table (about 190 MB)")
     func pssWithFourWorkersStaysNearOneCopy() throws {
-        let work = try Scratch("memory")
+        let work = try TempDir("memory")
         // Well over 100 MB, so the fixed memory of each process (and the noise of other
         // processes sharing library pages) weighs little against the one shared table.
         let keyCount = 4_000_000
@@ -60,9 +61,9 @@ struct BatchMemoryTests {
             for (i, c) in "val-".utf8.enumerated() { p[17 + i] = c }
             p[37] = 10
             for i in 0..<keyCount {
-                let k = splitmix(UInt64(i) ^ seed)
+                let k = mix(UInt64(i) ^ seed)
                 Self.hex16(k, p)
-                Self.hex16(splitmix(k), p + 21)
+                Self.hex16(mix(k), p + 21)
                 csv.append(UnsafeRawBufferPointer(start: p, count: 38))
             }
         }
@@ -75,7 +76,7 @@ struct BatchMemoryTests {
 
         // Inputs: 8 files x 400k lines shaped like the benchmark's (`key,int,filler`, ~48
         // bytes), keys drawn at random from the table, so every worker touches most of its pages.
-        var rng = BatchRNG(seed: seed + 1)
+        var rng = SeededRNG(seed: seed + 1)
         let inputDir = work.file("in")
         for f in 0..<8 {
             let sink = ByteSink(capacity: 400_000 * 50)
@@ -83,7 +84,7 @@ struct BatchMemoryTests {
                 let p = b.baseAddress!
                 p[16] = 44
                 for _ in 0..<400_000 {
-                    Self.hex16(splitmix(UInt64(rng.below(keyCount)) ^ seed), p)
+                    Self.hex16(mix(UInt64(rng.below(keyCount)) ^ seed), p)
                     var n = 17
                     var number = rng.below(1_000_000)
                     var digits = 1

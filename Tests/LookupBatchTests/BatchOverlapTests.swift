@@ -1,5 +1,6 @@
 // Inputs and OUT overlapping: an input inside OUT (a file, a directory, reached through a symlink or `..`, or found under an input directory through a symlink) and OUT inside an input directory are refused with exit 2 before anything is written, for plain runs, --resume and --overwrite.
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -21,7 +22,7 @@ struct BatchOverlapTests {
     @Test("an input inside OUT (file, directory, via symlink, via ..) or OUT inside an input: exit 2, one line naming both, nothing written")
     func inputInsideOutput() throws {
         let table = try sharedTable.get()
-        let work = try Scratch("overlap")
+        let work = try TempDir("overlap")
         let source = work.file("src"), out = work.file("out")
         // An earlier run filled OUT: part-00.csv and part-01.csv (joined) and the job log.
         let files = try makeInputDirectory(source, table: table, count: 2, baseLines: 300, seed: 0x0E1)

@@ -1,5 +1,6 @@
 // Resume: a run stopped half-way (LOOKUP_FAULT_STOP_AFTER_FILES) is finished by --resume without redoing done files; existing results are refused unless --resume/--overwrite.
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -13,7 +14,7 @@ struct BatchResumeTests {
     @Test("stop after 3 files (exit 143), --resume finishes; done files untouched; plain rerun refused; changed input redone; --overwrite")
     func resumeAfterStop() throws {
         let table = try sharedTable.get()
-        let work = try Scratch("resume")
+        let work = try TempDir("resume")
         let input = work.file("in"), out = work.file("out")
         var files = try makeInputDirectory(input, table: table, count: 8, baseLines: 3000, seed: 0x2E5)
         func run(_ extra: [String], env: [String: String] = [:], summary: String) throws -> LookupResult {

@@ -1,5 +1,6 @@
 // SIGTERM and Ctrl-C: a stopped run leaves no temp files, no work directories, no worker processes, and a job log listing exactly the finished outputs.
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -40,7 +41,7 @@ struct BatchSignalTests {
     @Test("SIGTERM (LOOKUP_FAULT_STOP_AFTER_FILES=2): exit 143, clean OUT, no workers left", arguments: ["spawn", "fork"])
     func sigterm(_ start: String) throws {
         let table = try sharedTable.get()
-        let work = try Scratch("sigterm")
+        let work = try TempDir("sigterm")
         let input = work.file("in"), out = work.file("out")
         let files = try makeInputDirectory(input, table: table, count: 12, baseLines: 5000, seed: 0x7E2)
         let process = try LookupProcess(["run", table.lmdb, input, "-o", out, "-j", "2", "--start", start, "--no-progress"],
@@ -58,7 +59,7 @@ struct BatchSignalTests {
           arguments: ["spawn", "fork"])
     func ctrlC(_ start: String) throws {
         let table = try sharedTable.get()
-        let work = try Scratch("sigint")
+        let work = try TempDir("sigint")
         let input = work.file("in"), out = work.file("out")
         let files = try makeInputDirectory(input, table: table, count: 16, baseLines: 6000, seed: 0x1A7)
         let process = try LookupProcess(["run", table.lmdb, input, "-o", out, "-j", "2", "--start", start, "--no-progress"],

@@ -1,5 +1,7 @@
-// Test support for `lookup run`: running the binary (posix_spawn, own env tag), /proc probes, files, summaries, job logs.
+// Test support for `lookup run`: running the binary (with its own env tag, through the shared
+// ChildProcess), /proc probes, files, summaries, job logs.
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -7,50 +9,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-// MARK: - Paths and scratch space
-
-enum BatchPaths {
-    /// The package root (<repo>/Tests/LookupBatchTests/BatchSupport.swift).
-    static let repo: String = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-
-    /// The `lookup` binary under test: $LOOKUP_BIN, else <repo>/.build/debug/lookup.
-    static let lookup: String = {
-        if let path = ProcessInfo.processInfo.environment["LOOKUP_BIN"], !path.isEmpty { return path }
-        return repo + "/.build/debug/lookup"
-    }()
-
-    /// One scratch root per test process, removed when the process exits.
-    static let scratch: String = {
-        var tmp = NSTemporaryDirectory()
-        while tmp.count > 1 && tmp.hasSuffix("/") { tmp.removeLast() }
-        let path = "\(tmp)/lookup-batch-tests-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        atexit { try? FileManager.default.removeItem(atPath: BatchPaths.scratch) }
-        return path
-    }()
-}
-
-/// A failure of the test machinery itself.
-struct BatchTestError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// A fresh directory under the scratch root, removed with its contents when released.
-final class Scratch {
-    let path: String
-
-    init(_ tag: String) throws {
-        path = "\(BatchPaths.scratch)/\(tag)-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-}
 
 // MARK: - Running lookup
 
@@ -62,6 +20,15 @@ struct LookupResult {
     var signaled: Bool
     var stdout: [UInt8]
     var stderr: String
+
+    /// The result of the process `output` describes.
+    init(_ output: ProcessOutput) {
+        pid = output.pid
+        status = output.status
+        signaled = output.signaled
+        stdout = output.stdout
+        stderr = output.err
+    }
 
     var summary: String { (signaled ? "killed by signal \(status)" : "exit \(status)") + "; stderr: " + err }
 
@@ -76,90 +43,23 @@ struct LookupResult {
 
 /// A `lookup` process started by a test.
 final class LookupProcess {
-    let pid: pid_t
     /// Every worker and the coordinator carry LOOKUP_TEST_TAG=tag in their environment.
     let tag: String
-    private let outPath: String
-    private let errPath: String
+    private let child: ChildProcess
+    var pid: pid_t { child.pid }
 
-    /// Starts `lookup arguments` with `environment` added (fault hooks etc.). Signals are
-    /// unblocked and at their default in the child (the test runner blocks some); with
-    /// `ownGroup` the process leads a new process group (for Ctrl-C-like group signals).
-    /// `executable` runs another program the same way (a shell, a script that runs lookup).
-    init(executable: String = BatchPaths.lookup, _ arguments: [String], environment extra: [String: String] = [:],
-         ownGroup: Bool = false) throws {
-        guard access(executable, X_OK) == 0 else {
-            throw BatchTestError("no executable at \(executable): run `swift build --product lookup` or set LOOKUP_BIN")
-        }
+    /// Starts `lookup arguments` with `environment` added (fault hooks etc.); with `ownGroup`
+    /// the process leads a new process group (for Ctrl-C-like group signals).
+    init(_ arguments: [String], environment extra: [String: String] = [:], ownGroup: Bool = false) throws {
         tag = UUID().uuidString
-        let io = "\(BatchPaths.scratch)/io-\(tag)"
-        outPath = io + ".out"
-        errPath = io + ".err"
-
-        var env = ProcessInfo.processInfo.environment
-        for key in env.keys where key.hasPrefix("LOOKUP_FAULT_") || key == "LOOKUP_BATCH_WORKER" { env[key] = nil }
-        env["LOOKUP_TEST_TAG"] = tag
-        for (k, v) in extra { env[k] = v }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attr, &none)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGINT, SIGTERM, SIGPIPE, SIGCHLD] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        var flags = Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF)
-        if ownGroup {
-            flags |= Int32(POSIX_SPAWN_SETPGROUP)
-            posix_spawnattr_setpgroup(&attr, 0)
-        }
-        posix_spawnattr_setflags(&attr, Int16(flags))
-
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var child: pid_t = 0
-        let rc = posix_spawn(&child, executable, &actions, &attr, argv, envp)
-        if rc != 0 { throw BatchTestError("posix_spawn \(executable): \(String(cString: strerror(rc)))") }
-        pid = child
+        child = try ChildProcess(try TestBinaries.requireLookup(), arguments,
+                                 environment: ["LOOKUP_TEST_TAG": tag].merging(extra) { $1 }, ownGroup: ownGroup)
     }
 
     /// Waits for the process to end. `sample`, when given, is called every `interval` seconds
     /// while it runs (measurement only: nothing waits on what it sees).
     func wait(sampleEvery interval: Double = 0.005, _ sample: ((pid_t) -> Void)? = nil) throws -> LookupResult {
-        var status: Int32 = 0
-        if let sample {
-            while true {
-                let r = waitpid(pid, &status, WNOHANG)
-                if r == pid { break }
-                if r < 0 && errno != EINTR { throw BatchTestError("waitpid: \(String(cString: strerror(errno)))") }
-                sample(pid)
-                usleep(useconds_t(interval * 1_000_000))
-            }
-        } else {
-            while waitpid(pid, &status, 0) < 0 {
-                if errno != EINTR { throw BatchTestError("waitpid: \(String(cString: strerror(errno)))") }
-            }
-        }
-        defer { unlink(outPath); unlink(errPath) }
-        let signo = status & 0x7f
-        let out = (try? readBytes(outPath)) ?? []
-        let err = String(decoding: (try? readBytes(errPath)) ?? [], as: UTF8.self)
-        return LookupResult(pid: pid, status: signo != 0 ? signo : (status >> 8) & 0xff, signaled: signo != 0,
-                            stdout: out, stderr: err)
+        LookupResult(try child.wait(sampleEvery: interval, sample))
     }
 }
 
@@ -270,14 +170,14 @@ func processesTagged(_ tag: String) -> [pid_t] {
 // MARK: - Files
 
 func readBytes(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else { throw BatchTestError("cannot read \(path)") }
+    guard let data = FileManager.default.contents(atPath: path) else { throw TestFailure("cannot read \(path)") }
     return [UInt8](data)
 }
 
 func writeBytes(_ path: String, _ bytes: [UInt8]) throws {
     let parent = (path as NSString).deletingLastPathComponent
     try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-    guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { throw BatchTestError("cannot write \(path)") }
+    guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { throw TestFailure("cannot write \(path)") }
 }
 
 func writeText(_ path: String, _ text: String) throws { try writeBytes(path, Array(text.utf8)) }
@@ -354,7 +254,7 @@ func runTool(_ path: String, _ arguments: [String]) throws {
     p.arguments = arguments
     try p.run()
     p.waitUntilExit()
-    if p.terminationStatus != 0 { throw BatchTestError("\(path) \(arguments.joined(separator: " ")) failed: \(p.terminationStatus)") }
+    if p.terminationStatus != 0 { throw TestFailure("\(path) \(arguments.joined(separator: " ")) failed: \(p.terminationStatus)") }
 }
 
 /// gzip-compresses `bytes` into `path` with the system's gzip.
@@ -363,7 +263,7 @@ func writeGzip(_ path: String, _ bytes: [UInt8]) throws {
     let plain = String(path.dropLast(3))
     try writeBytes(plain, bytes)
     try runTool("/usr/bin/env", ["gzip", "-n", "-f", plain])
-    guard fileExists(path) else { throw BatchTestError("gzip did not write \(path)") }
+    guard fileExists(path) else { throw TestFailure("gzip did not write \(path)") }
 }
 
 /// Byte equality without a per-element loop (test code is built unoptimized).

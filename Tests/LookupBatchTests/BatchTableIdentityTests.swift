@@ -1,5 +1,6 @@
 // The table and options behind a run's outputs: the job log records them and --resume refuses another table or other options (nothing changed, exit 2), accepts a rebuild with the same content; every worker reads the run's table file even when a new table is renamed over its path mid-run and a worker restarts.
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -11,7 +12,7 @@ import Darwin
 /// Builds `lmdb` from `csv` with `lookup build` (published by rename: a new inode each time).
 private func buildTable(_ csv: String, _ lmdb: String) throws {
     let r = try runLookup(["build", csv, "-o", lmdb])
-    guard !r.signaled && r.status == 0 else { throw BatchTestError("lookup build \(csv): \(r.summary)") }
+    guard !r.signaled && r.status == 0 else { throw TestFailure("lookup build \(csv): \(r.summary)") }
 }
 
 /// Writes a table CSV with `table`'s keys and other values; returns it as a dictionary.
@@ -40,7 +41,7 @@ struct BatchTableIdentityTests {
     @Test("--resume refuses other options and a republished table, accepts a rebuild with the same content; --overwrite redoes")
     func resumeChecksTableAndOptions() throws {
         let shared = try sharedTable.get()
-        let work = try Scratch("identity")
+        let work = try TempDir("identity")
         let table = work.file("t.lmdb"), input = work.file("in"), out = work.file("out")
         try buildTable(shared.csv, table)
         let variantMap = try writeVariantCSV(work.file("variant.csv"), of: shared)
@@ -133,7 +134,7 @@ struct BatchTableIdentityTests {
           arguments: [ReplacementCase(start: "spawn", workers: 2), ReplacementCase(start: "fork", workers: 1)])
     func tableReplacedMidRun(_ c: ReplacementCase) throws {
         let shared = try sharedTable.get()
-        let work = try Scratch("replaced")
+        let work = try TempDir("replaced")
         let table = work.file("t.lmdb"), newTable = work.file("new.lmdb"), input = work.file("in"), out = work.file("out")
         try buildTable(shared.csv, table)
         let variantMap = try writeVariantCSV(work.file("variant.csv"), of: shared)

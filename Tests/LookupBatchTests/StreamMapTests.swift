@@ -2,6 +2,7 @@
 // streaming on an open pipe, Hadoop counters, keyed output, bad lines, SIGPIPE, broken tables.
 import CSupport
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -22,8 +23,8 @@ final class PipedLookup: @unchecked Sendable {
         var input: [Int32] = [0, 0], output: [Int32] = [0, 0]
         // Close-on-exec: a child spawned at the same time by another test must not inherit
         // these ends (it would keep this child's stdin open forever).
-        guard lookup_pipe_cloexec(&input, 0) == 0, lookup_pipe_cloexec(&output, 0) == 0 else { throw BatchTestError("pipe failed") }
-        errPath = BatchPaths.scratch + "/map-\(UUID().uuidString).err"
+        guard lookup_pipe_cloexec(&input, 0) == 0, lookup_pipe_cloexec(&output, 0) == 0 else { throw TestFailure("pipe failed") }
+        errPath = scratchRoot + "/map-\(UUID().uuidString).err"
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -31,24 +32,13 @@ final class PipedLookup: @unchecked Sendable {
         posix_spawn_file_actions_adddup2(&actions, output[1], 1)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         for fd in input + output { posix_spawn_file_actions_addclose(&actions, fd) }
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attr, &none)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGINT, SIGTERM, SIGPIPE] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let argv: [UnsafeMutablePointer<CChar>?] = ([BatchPaths.lookup, "map"] + arguments).map { strdup($0) } + [nil]
+        let argv: [UnsafeMutablePointer<CChar>?] = ([TestBinaries.lookup, "map"] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, BatchPaths.lookup, &actions, &attr, argv, environ)
+        let rc = withChildAttributes { posix_spawn(&child, TestBinaries.lookup, &actions, $0, argv, environ) }
         close(input[0])
         close(output[1])
-        if rc != 0 { throw BatchTestError("posix_spawn: \(String(cString: strerror(rc)))") }
+        if rc != 0 { throw TestFailure("posix_spawn: \(String(cString: strerror(rc)))") }
         pid = child
         stdinFD = input[1]
         stdoutFD = output[0]
@@ -117,7 +107,7 @@ func mapAll(_ arguments: [String], _ input: [UInt8]) throws -> (out: [UInt8], st
 struct StreamMapTests {
     /// Lines of hits and misses (some CRLF, a few without a final newline at the end).
     func sampleInput(_ fixture: TableFixture, lines: Int, seed: UInt64) -> [UInt8] {
-        var rng = BatchRNG(seed: seed)
+        var rng = SeededRNG(seed: seed)
         var text: [UInt8] = []
         for i in 0..<lines {
             let key = rng.percent(50) ? fixture.keys[rng.below(fixture.keys.count)] : Array("missing-\(rng.below(1_000_000))".utf8)
@@ -130,7 +120,7 @@ struct StreamMapTests {
     @Test("the same output bytes as lookup run, for join, filter and anti", arguments: ["join", "filter", "anti"])
     func sameBytesAsRun(mode: String) throws {
         let fixture = try sharedTable.get()
-        let work = try Scratch("map-\(mode)")
+        let work = try TempDir("map-\(mode)")
         let input = sampleInput(fixture, lines: 50_000, seed: 41)
         try FileManager.default.createDirectory(atPath: work.file("in"), withIntermediateDirectories: true)
         try writeBytes(work.file("in/part.csv"), input)
@@ -247,7 +237,7 @@ struct StreamMapTests {
 
     @Test("a missing or foreign table: exit 2 with one line naming it")
     func brokenTables() throws {
-        let work = try Scratch("map-broken")
+        let work = try TempDir("map-broken")
         try writeText(work.file("text.lmdb"), String(repeating: "not a table\n", count: 500))
         for table in [work.file("missing.lmdb"), work.file("text.lmdb")] {
             let mapped = try mapAll([table], Array("a,1\n".utf8))

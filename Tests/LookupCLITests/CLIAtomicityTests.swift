@@ -1,5 +1,6 @@
 // Atomic publish: builds killed by SIGKILL/SIGTERM leave the destination unchanged; a reader of the old table keeps it (serialized).
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -24,7 +25,7 @@ struct CLIAtomicityTests {
     /// pipe buffer of that half, so lookup is in the middle of reading, waiting for more.
     private func buildStuckHalfway(to table: String) throws -> LiveProcess {
         let input = generateBigCSV(count: 1_000_000, seed: UInt64.random(in: 0...UInt64.max))
-        let build = try LiveProcess(Paths.lookup, ["build", "-", "--format", "csv", "-o", table, "--memory", "16M"])
+        let build = try LiveProcess(TestBinaries.lookup, ["build", "-", "--format", "csv", "-o", table, "--memory", "16M"])
         try build.write(input[..<(input.count / 2)])
         #expect(build.process.isRunning, "lookup should still be reading its input")
         return build
@@ -118,7 +119,7 @@ struct CLIAtomicityTests {
                 value = txn.get(key)
             print(value.decode() if value is not None else "<missing>", flush=True)
         """
-        let reader = try LiveProcess(try Paths.tool("python3"), ["-c", script, table], pipeStdout: true)
+        let reader = try LiveProcess(try TestBinaries.tool("python3"), ["-c", script, table], pipeStdout: true)
         guard reader.readLine() == "ready" else {
             let failed = try reader.wait()
             Issue.record("the python reader did not start: \(failed.summary)")

@@ -161,7 +161,7 @@ struct CLIBadInputTests {
         let dir = try TempDir("gz")
         var rng = SeededRNG()
         try writeFile(dir.file("records.csv"), generateCSV(count: 5000, rng: &rng).text)
-        expectSuccess(try run(try Paths.tool("gzip"), [dir.file("records.csv")]), "gzip")
+        expectSuccess(try runProcess(try TestBinaries.tool("gzip"), [dir.file("records.csv")]), "gzip")
         let gz = try readFile(dir.file("records.csv.gz"))
         #expect(gz.count > 20_000)
         try expectBuildFails(dir, name: "truncated.csv.gz", Array(gz.prefix(gz.count / 2)), line: nil, "truncated .gz")
@@ -278,7 +278,7 @@ struct CLIBadInputTests {
                                     ["check", table], ["map", table], ["map", table, "--mode", "count"]]
         for arguments in commands {
             // The shell points standard output at /dev/full, where every write fails with ENOSPC.
-            let result = try run("/bin/sh", ["-c", "exec \"$0\" \"$@\" > /dev/full", Paths.lookup] + arguments,
+            let result = try runProcess("/bin/sh", ["-c", "exec \"$0\" \"$@\" > /dev/full", TestBinaries.lookup] + arguments,
                                  stdin: Array("a,x\nb,y\n".utf8))
             expectCleanError(result, status: 2, mentions: ["<stdout>"], "lookup \(arguments.joined(separator: " ")) > /dev/full")
         }

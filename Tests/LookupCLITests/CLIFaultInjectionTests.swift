@@ -26,7 +26,7 @@ struct CLIFaultInjectionTests {
     }
 
     /// The output a probe produced: stdout, or the files of its output directory.
-    static func output(of probe: Probe, _ result: RunResult) throws -> [UInt8] {
+    static func output(of probe: Probe, _ result: ProcessOutput) throws -> [UInt8] {
         guard let dir = probe.outputDirectory else {
             // dump's header names the map size, which a damaged meta page may change harmlessly.
             if probe.name == "dump" { return splitLines(result.stdout).filter { !$0.starts(with: Array("mapsize=".utf8)) }.flatMap { $0 + [10] } }
@@ -36,7 +36,7 @@ struct CLIFaultInjectionTests {
     }
 
     /// The lines of `stats` that count records.
-    static func counts(_ stats: RunResult) -> [String] {
+    static func counts(_ stats: ProcessOutput) -> [String] {
         stats.outLines.filter { $0.hasPrefix("entries:") || $0.hasPrefix("records (metadata):") }
     }
 
@@ -136,7 +136,7 @@ struct CLIFaultInjectionTests {
     }
 
     /// Expects no death by signal and no crash report, whatever the exit status.
-    static func expectNoCrash(_ result: RunResult, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectNoCrash(_ result: ProcessOutput, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(!result.signaled && result.status < 128, "\(what): died: \(result.summary)", sourceLocation: sourceLocation)
         for marker in crashMarkers {
             #expect(!result.err.contains(marker), "\(what): crash report: \(result.err.prefix(1500))", sourceLocation: sourceLocation)

@@ -1,5 +1,6 @@
 // Builds on a read-only tmpfs and on a 2 MiB tmpfs that fills up: one clear error, old table intact, no temp files (serialized: mounts).
 import Foundation
+import LookupTestSupport
 import Testing
 
 @Suite("lookup on read-only and full filesystems", .serialized)
@@ -24,7 +25,7 @@ struct CLIFilesystemTests {
         try mountTmpfs(rw, options: "size=8m")
         defer { unmount(rw) }
         expectSuccess(try lookup(["build", dir.file("in.csv"), "-o", rw + "/t.lmdb"]), "build on tmpfs")
-        let remount = try run("/usr/bin/env", ["mount", "-o", "remount,ro", rw])
+        let remount = try runProcess("/usr/bin/env", ["mount", "-o", "remount,ro", rw])
         #expect(remount.status == 0, "remount: \(remount.summary)")
         let got = try lookup(["get", rw + "/t.lmdb", "a", "b"])
         expectSuccess(got, "get from a read-only filesystem")

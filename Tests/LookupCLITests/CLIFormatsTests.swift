@@ -182,7 +182,7 @@ struct CLIFormatsTests {
         var rng = SeededRNG()
         let gen = generateCSV(count: 2000, rng: &rng)
         try writeFile(dir.file("records.csv"), gen.text)
-        let gzip = try run(try Paths.tool("gzip"), ["-k", dir.file("records.csv")])
+        let gzip = try runProcess(try TestBinaries.tool("gzip"), ["-k", dir.file("records.csv")])
         expectSuccess(gzip, "gzip")
         #expect(fileSize(dir.file("records.csv.gz")) > 0)
         try buildAndCompare(dir, input: dir.file("records.csv.gz"), expected: byteTable(gen.expected), ".csv.gz (seed \(rng.seed))")
@@ -191,7 +191,7 @@ struct CLIFormatsTests {
         let lines = splitLines(gen.text)
         try writeFile(dir.file("part1.csv"), Array(lines[..<(lines.count / 2)].joined(separator: [10])) + [10])
         try writeFile(dir.file("part2.csv"), Array(lines[(lines.count / 2)...].joined(separator: [10])) + [10])
-        expectSuccess(try run(try Paths.tool("gzip"), [dir.file("part1.csv"), dir.file("part2.csv")]), "gzip parts")
+        expectSuccess(try runProcess(try TestBinaries.tool("gzip"), [dir.file("part1.csv"), dir.file("part2.csv")]), "gzip parts")
         try writeFile(dir.file("members.csv.gz"), try readFile(dir.file("part1.csv.gz")) + readFile(dir.file("part2.csv.gz")))
         try buildAndCompare(dir, input: dir.file("members.csv.gz"), expected: byteTable(gen.expected), "two gzip members")
 

@@ -53,24 +53,24 @@ struct CLIInteropTests {
         let table = dir.file("t.lmdb")
         expectSuccess(try lookup(["build", dir.file("in.csv"), "-o", table]), "build")
 
-        let dump = try run(try Paths.tool("mdb_dump"), ["-n", "-s", "data", table])
+        let dump = try runProcess(try TestBinaries.tool("mdb_dump"), ["-n", "-s", "data", table])
         expectSuccess(dump, "mdb_dump -n -s data")
         let parsed = try parseDump(dump.stdout)
         #expect(parsed.complete)
         expectRecords(parsed.records, equal: byteTable(csv.expected), "mdb_dump of a lookup table (seed \(rng.seed))")
         // The printable variant decodes to the same records.
-        let printed = try run(try Paths.tool("mdb_dump"), ["-n", "-p", "-s", "data", table])
+        let printed = try runProcess(try TestBinaries.tool("mdb_dump"), ["-n", "-p", "-s", "data", table])
         expectSuccess(printed, "mdb_dump -n -p -s data")
         expectSameLines(try parseDump(printed.stdout).records, parsed.records, "mdb_dump -p records",
                         render: { "\(show($0.key)) -> \(show($0.value))" })
 
-        let stat = try run(try Paths.tool("mdb_stat"), ["-n", "-s", "data", table])
+        let stat = try runProcess(try TestBinaries.tool("mdb_stat"), ["-n", "-s", "data", table])
         expectSuccess(stat, "mdb_stat -n -s data")
         #expect(mdbStatEntries(stat.out) == csv.expected.count, "mdb_stat: \(stat.out)")
         // The main database holds just the named databases: data, meta and index.
-        let main = try run(try Paths.tool("mdb_stat"), ["-n", table])
+        let main = try runProcess(try TestBinaries.tool("mdb_stat"), ["-n", table])
         #expect(mdbStatEntries(main.out) == 3, "mdb_stat main: \(main.out)")
-        let names = try run(try Paths.tool("mdb_dump"), ["-n", "-p", table])
+        let names = try runProcess(try TestBinaries.tool("mdb_dump"), ["-n", "-p", table])
         #expect(names.out.contains(" data\n") && names.out.contains(" meta\n") && names.out.contains(" index\n"),
                 "mdb_dump of the main database: \(names.out)")
     }
@@ -84,7 +84,7 @@ struct CLIInteropTests {
         try writeWithPyLMDB(records, to: original, in: dir)
 
         let dumpArgs = printable ? ["-n", "-p", original] : ["-n", original]
-        let dumped = try run(try Paths.tool("mdb_dump"), dumpArgs)
+        let dumped = try runProcess(try TestBinaries.tool("mdb_dump"), dumpArgs)
         expectSuccess(dumped, "mdb_dump \(dumpArgs)")
         let dumpFile = dir.file(printable ? "py-print.dump" : "py.dump")
         try writeFile(dumpFile, dumped.stdout)
@@ -93,10 +93,10 @@ struct CLIInteropTests {
 
         let rebuilt = dir.file("rebuilt.lmdb")
         expectSuccess(try lookup(["build", "--format", "mdb-dump", dumpFile, "-o", rebuilt]), "build from mdb_dump")
-        let again = try run(try Paths.tool("mdb_dump"), ["-n", "-s", "data", rebuilt])
+        let again = try runProcess(try TestBinaries.tool("mdb_dump"), ["-n", "-s", "data", rebuilt])
         expectSuccess(again, "mdb_dump -n -s data of the rebuilt table")
         // Compare bytevalue data lines; for -p, against a bytevalue dump of the original.
-        let reference = printable ? try run(try Paths.tool("mdb_dump"), ["-n", original]).stdout : dumped.stdout
+        let reference = printable ? try runProcess(try TestBinaries.tool("mdb_dump"), ["-n", original]).stdout : dumped.stdout
         let want = try parseDump(reference).dataLines, got = try parseDump(again.stdout).dataLines
         #expect(got.count == records.count * 2)
         expectSameLines(got, want, "mdb_dump data lines (seed \(rng.seed))", render: { show($0) })
@@ -119,10 +119,10 @@ struct CLIInteropTests {
         let dumpFile = dir.file("lookup.dump")
         try writeFile(dumpFile, ourDump.stdout)
         let loaded = dir.file("loaded.lmdb")
-        let load = try run(try Paths.tool("mdb_load"), ["-n", "-f", dumpFile, loaded])
+        let load = try runProcess(try TestBinaries.tool("mdb_load"), ["-n", "-f", dumpFile, loaded])
         expectSuccess(load, "mdb_load -n -f")
-        let loadedDump = try run(try Paths.tool("mdb_dump"), ["-n", loaded])
-        let originalDump = try run(try Paths.tool("mdb_dump"), ["-n", "-s", "data", table])
+        let loadedDump = try runProcess(try TestBinaries.tool("mdb_dump"), ["-n", loaded])
+        let originalDump = try runProcess(try TestBinaries.tool("mdb_dump"), ["-n", "-s", "data", table])
         expectSuccess(loadedDump, "mdb_dump loaded")
         let got = try parseDump(loadedDump.stdout), want = try parseDump(originalDump.stdout)
         #expect(got.dataLines.count == records.count * 2)

@@ -1,4 +1,5 @@
-// Test support: running lookup and other tools as processes, temp dirs, seeded data generation, mdb_dump text.
+// Test support: running lookup and other tools (through LookupTestSupport's ChildProcess), live
+// processes, expectations on results, files, seeded data generation, mdb_dump text.
 import Foundation
 import LookupTestSupport
 import Testing
@@ -9,86 +10,7 @@ import Glibc
 import Darwin
 #endif
 
-// MARK: - Paths
-
-/// Where things are.
-enum Paths {
-    /// The package root, found from this file's path (<repo>/Tests/LookupCLITests/Support.swift).
-    static let repo: String = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-
-    /// The `lookup` binary under test: $LOOKUP_BIN, else <repo>/.build/debug/lookup.
-    static let lookup: String = {
-        if let path = ProcessInfo.processInfo.environment["LOOKUP_BIN"], !path.isEmpty { return path }
-        return repo + "/.build/debug/lookup"
-    }()
-
-    /// Finds `tool` on PATH (`scripts/deps.sh`, run by `scripts/test`, installs lmdb-utils).
-    static func tool(_ tool: String) throws -> String {
-        if let found = searchPath(tool) { return found }
-        throw TestFailure("\(tool) not found on PATH; scripts/deps.sh installs it (lmdb-utils for mdb_*)")
-    }
-
-    private static func searchPath(_ tool: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in path.split(separator: ":") {
-            let candidate = "\(dir)/\(tool)"
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        return nil
-    }
-}
-
-/// A failure of the test machinery itself (a tool missing, a file not readable).
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
 // MARK: - Running processes
-
-/// What a finished process did.
-struct RunResult: Sendable {
-    /// The exit status, or the signal number when `signaled`.
-    var status: Int32
-    /// Whether the process died of a signal.
-    var signaled: Bool
-    var stdout: [UInt8]
-    var stderr: [UInt8]
-
-    var out: String { String(decoding: stdout, as: UTF8.self) }
-    var err: String { String(decoding: stderr, as: UTF8.self) }
-
-    /// Standard output split into lines (a final newline does not start another line).
-    var outLines: [String] { splitLines(stdout).map { String(decoding: $0, as: UTF8.self) } }
-    /// Standard error split into lines.
-    var errLines: [String] { splitLines(stderr).map { String(decoding: $0, as: UTF8.self) } }
-
-    /// A one-line summary for failure messages.
-    var summary: String {
-        let how = signaled ? "killed by signal \(status)" : "exit \(status)"
-        return "\(how); stderr: \(err.prefix(2000))"
-    }
-}
-
-/// Splits bytes into lines on "\n"; a final newline does not start another line.
-func splitLines(_ bytes: [UInt8]) -> [[UInt8]] {
-    if bytes.isEmpty { return [] }
-    var lines = bytes.split(separator: 10, omittingEmptySubsequences: false).map { Array($0) }
-    if bytes.last == 10 { lines.removeLast() }
-    return lines
-}
-
-/// Starts `process` with no signals blocked. The test runner calls this from threads that
-/// block most signals, and a spawned child inherits its parent thread's mask: without this,
-/// SIGTERM sent to a child would stay pending instead of reaching its handler.
-func start(_ process: Process) throws {
-    var none = sigset_t(), saved = sigset_t()
-    sigemptyset(&none)
-    pthread_sigmask(SIG_SETMASK, &none, &saved)
-    defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-    try process.run()
-}
 
 /// Runs `body` with SIGPIPE blocked in this thread, discarding one raised meanwhile, so a
 /// write to a pipe whose reader died fails with EPIPE instead of killing the test runner.
@@ -109,66 +31,21 @@ func withoutSIGPIPE<R>(_ body: () throws -> R) rethrows -> R {
     return try body()
 }
 
-/// The system temp directory, without a trailing slash.
-let temporaryDirectory: String = {
-    var path = NSTemporaryDirectory()
-    while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-    return path
-}()
-
-/// A scratch file for process I/O (under the system temp directory).
+/// A scratch file for process I/O (under the scratch root).
 private func scratchPath(_ tag: String) -> String {
-    temporaryDirectory + "/lookup-cli-io-\(getpid())-\(UUID().uuidString)-\(tag)"
-}
-
-/// Runs `executable` with `arguments` to completion. Standard input is `stdin` (empty when
-/// nil); standard output and error are captured through files, so no pipe can fill up and
-/// block either side.
-@discardableResult
-func run(_ executable: String, _ arguments: [String], stdin: [UInt8]? = nil) throws -> RunResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-
-    var cleanup: [String] = []
-    defer { for path in cleanup { unlink(path) } }
-    let inPath = scratchPath("in")
-    cleanup.append(inPath)
-    try writeFile(inPath, stdin ?? [])
-    let outPath = scratchPath("out"), errPath = scratchPath("err")
-    cleanup += [outPath, errPath]
-    try writeFile(outPath, [])
-    try writeFile(errPath, [])
-    guard let inHandle = FileHandle(forReadingAtPath: inPath),
-          let outHandle = FileHandle(forWritingAtPath: outPath),
-          let errHandle = FileHandle(forWritingAtPath: errPath) else {
-        throw TestFailure("cannot open scratch files for \(executable)")
-    }
-    process.standardInput = inHandle
-    process.standardOutput = outHandle
-    process.standardError = errHandle
-    try start(process)
-    process.waitUntilExit()
-    try? inHandle.close()
-    try? outHandle.close()
-    try? errHandle.close()
-    return RunResult(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
-                     stdout: try readFile(outPath), stderr: try readFile(errPath))
+    scratchRoot + "/lookup-cli-io-\(UUID().uuidString)-\(tag)"
 }
 
 /// Runs the `lookup` binary.
 @discardableResult
-func lookup(_ arguments: [String], stdin: [UInt8]? = nil) throws -> RunResult {
-    guard access(Paths.lookup, X_OK) == 0 else {
-        throw TestFailure("no lookup binary at \(Paths.lookup): run `swift build --product lookup` or set LOOKUP_BIN")
-    }
-    return try run(Paths.lookup, arguments, stdin: stdin)
+func lookup(_ arguments: [String], stdin: [UInt8]? = nil) throws -> ProcessOutput {
+    try runProcess(try TestBinaries.requireLookup(), arguments, stdin: stdin)
 }
 
 /// Runs `python3 -c script args...`.
 @discardableResult
-func python(_ script: String, _ arguments: [String] = [], stdin: [UInt8]? = nil) throws -> RunResult {
-    try run(try Paths.tool("python3"), ["-c", script] + arguments, stdin: stdin)
+func python(_ script: String, _ arguments: [String] = [], stdin: [UInt8]? = nil) throws -> ProcessOutput {
+    try runProcess(try TestBinaries.tool("python3"), ["-c", script] + arguments, stdin: stdin)
 }
 
 /// A process that runs while the test talks to it: its standard input is a pipe the test
@@ -204,7 +81,7 @@ final class LiveProcess {
             outHandle = handle
             process.standardOutput = handle
         }
-        try start(process)
+        try startUnblocked(process)
     }
 
     deinit {
@@ -251,7 +128,7 @@ final class LiveProcess {
     func send(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     /// Waits for the process to end and returns what it did.
-    func wait() throws -> RunResult {
+    func wait() throws -> ProcessOutput {
         closeInput()
         process.waitUntilExit()
         try? outHandle?.close()
@@ -262,8 +139,8 @@ final class LiveProcess {
         } else {
             stdout = try readFile(outPath)
         }
-        return RunResult(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
-                         stdout: stdout, stderr: try readFile(errPath))
+        return ProcessOutput(pid: process.processIdentifier, status: process.terminationStatus,
+                             signaled: process.terminationReason == .uncaughtSignal, stdout: stdout, stderr: try readFile(errPath))
     }
 }
 
@@ -276,7 +153,7 @@ let crashMarkers = ["Fatal error", "Stack dump", "Program crashed", "Backtrac", 
 /// Expects `result` to be a clean failure: not killed by a signal, a non-zero exit status
 /// (`status` when given), exactly one line on stderr, mentioning every string of `mentions`,
 /// and no crash report.
-func expectCleanError(_ result: RunResult, status: Int32? = nil, mentions: [String], _ what: String,
+func expectCleanError(_ result: ProcessOutput, status: Int32? = nil, mentions: [String], _ what: String,
                       sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(!result.signaled, "\(what): died of signal \(result.status); stderr: \(result.err.prefix(1500))",
             sourceLocation: sourceLocation)
@@ -298,7 +175,7 @@ func expectCleanError(_ result: RunResult, status: Int32? = nil, mentions: [Stri
 }
 
 /// Expects `result` to be a success (exit 0, not signaled).
-func expectSuccess(_ result: RunResult, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectSuccess(_ result: ProcessOutput, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(!result.signaled && result.status == 0, "\(what): \(result.summary)", sourceLocation: sourceLocation)
 }
 
@@ -342,26 +219,6 @@ func show(_ bytes: [UInt8], limit: Int = 60) -> String {
 }
 
 // MARK: - Files and directories
-
-/// A fresh directory under the system temp directory, removed with everything in it when
-/// the value is released.
-final class TempDir {
-    let path: String
-
-    init(_ tag: String = "t") throws {
-        let base = temporaryDirectory + "/lookup-cli-\(tag)-\(getpid())-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-        path = base
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    /// `path/name`.
-    func file(_ name: String) -> String { path + "/" + name }
-
-    /// Names in the directory, sorted (hidden files included).
-    func names() -> [String] { listDirectory(path) }
-}
 
 func listDirectory(_ path: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
@@ -628,13 +485,13 @@ func mdbStatEntries(_ text: String) -> Int? {
 
 /// Mounts a tmpfs with `options` on `directory` (which must exist).
 func mountTmpfs(_ directory: String, options: String) throws {
-    let result = try run("/usr/bin/env", ["mount", "-t", "tmpfs", "-o", options, "tmpfs", directory])
+    let result = try runProcess("/usr/bin/env", ["mount", "-t", "tmpfs", "-o", options, "tmpfs", directory])
     guard result.status == 0 else { throw TestFailure("mount -t tmpfs -o \(options) \(directory) failed: \(result.summary)") }
 }
 
 /// Unmounts `directory`.
 func unmount(_ directory: String) {
-    _ = try? run("/usr/bin/env", ["umount", directory])
+    _ = try? runProcess("/usr/bin/env", ["umount", directory])
 }
 
 /// The line numbers `text` gives after "PATH:" (as in "PATH:12: ..." or "first at PATH:3").

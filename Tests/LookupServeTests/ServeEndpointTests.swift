@@ -1,6 +1,7 @@
 // End-to-end tests of `lookup serve` over loopback: every endpoint, every error response, and
 // every limit (body size, keys per batch, key length, slow clients), against the built binary.
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)

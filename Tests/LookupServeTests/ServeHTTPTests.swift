@@ -3,6 +3,7 @@
 // any case closes; a malformed chunked body gets 400, not 500; every error the HTTP parser or
 // the framework answers has the service's JSON error body.
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)

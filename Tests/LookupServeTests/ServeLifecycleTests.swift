@@ -2,6 +2,7 @@
 // request in flight and exit 0; CLI errors (missing table, port in use, bad options) are one
 // line and exit 2; the table file is never written.
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)

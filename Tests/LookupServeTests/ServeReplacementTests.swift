@@ -2,6 +2,7 @@
 // over the served path while clients hammer the service (no failed request, no batch mixing
 // two tables), replacement at once on SIGHUP, and a broken new file that leaves the old served.
 import Foundation
+import LookupTestSupport
 import Testing
 
 #if canImport(Glibc)

@@ -2,6 +2,7 @@
 // client over POSIX sockets (so tests can send malformed and slow requests), and the built
 // `lookup serve` binary run as a process on an ephemeral loopback port.
 import Foundation
+import LookupTestSupport
 import SharedLookup
 import Testing
 
@@ -11,29 +12,7 @@ import Glibc
 import Darwin
 #endif
 
-/// A failure of the test machinery itself.
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
 // MARK: - Tables
-
-/// A fresh directory, removed with its contents when released.
-final class TempDir: @unchecked Sendable {
-    let path: String
-
-    init(_ tag: String = "serve") throws {
-        var base = NSTemporaryDirectory()
-        while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
-        path = base + "/lookup-\(tag)-\(getpid())-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-}
 
 /// The value key `key` has in version `version` of the test tables: the version is readable
 /// back from any value, so a test can tell which table answered.
@@ -202,26 +181,17 @@ func batchResults(_ reply: HTTPReply) -> [(key: String, value: String?)] {
 
 // MARK: - The lookup binary
 
-/// The `lookup` binary under test: $LOOKUP_BIN, else the debug build of this checkout.
-let lookupBinary: String = ProcessInfo.processInfo.environment["LOOKUP_BIN"].flatMap { $0.isEmpty ? nil : $0 }
-    ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent(".build/debug/lookup").path
-
 /// Starts `lookup ARGS...` with standard error to `stderr`, standard input and output null, and
 /// no signals blocked (the test runner's threads block some, and a child inherits the mask:
 /// SIGTERM would stay pending instead of reaching the server).
 func launchLookup(_ arguments: [String], stderr: Any) throws -> Process {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: lookupBinary)
+    process.executableURL = URL(fileURLWithPath: TestBinaries.lookup)
     process.arguments = arguments
     process.standardError = stderr
     process.standardOutput = FileHandle.nullDevice
     process.standardInput = FileHandle.nullDevice
-    var unblocked = sigset_t(), saved = sigset_t()
-    sigemptyset(&unblocked)
-    pthread_sigmask(SIG_SETMASK, &unblocked, &saved)
-    defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-    try process.run()
+    try startUnblocked(process)
     return process
 }
 
@@ -303,12 +273,8 @@ final class ServeProcess {
 
 /// Runs `lookup ARGS...` to completion (stdout discarded).
 func runLookup(_ arguments: [String]) throws -> ProcessResult {
-    let pipe = Pipe()
-    let process = try launchLookup(arguments, stderr: pipe)
-    let err = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return ProcessResult(status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
-                         stderr: String(decoding: err, as: UTF8.self))
+    let result = try runProcess(TestBinaries.lookup, arguments)
+    return ProcessResult(status: result.status, signaled: result.signaled, stderr: result.err)
 }
 
 // MARK: - Damaged tables

@@ -1,6 +1,7 @@
 // Unit tests of the service's pieces: key decoding and batch parsing, JSON text, metrics text,
 // LiveTable's replacement rules, and the server run in-process on a loopback port.
 import Foundation
+import LookupTestSupport
 import NIOCore
 import SharedLookup
 import Testing
@@ -14,7 +15,7 @@ import Darwin
 
 /// How the tests in this process verify tables: the built `lookup` in a fresh process (a child
 /// forked from the busy test runner could hang on a lock another thread held at the fork).
-let testVerifier = TableVerifier.process(executable: lookupBinary, arguments: ["serve", "--verify-only"])
+let testVerifier = TableVerifier.process(executable: TestBinaries.lookup, arguments: ["serve", "--verify-only"])
 
 @Suite struct RequestKeysTests {
     @Test func percentDecoding() throws {

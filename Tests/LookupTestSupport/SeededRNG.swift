@@ -21,6 +21,14 @@ public struct SeededRNG: RandomNumberGenerator {
     }
 }
 
+extension SeededRNG {
+    /// A number in 0..<n.
+    public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+
+    /// True with probability percent/100.
+    public mutating func percent(_ p: Int) -> Bool { below(100) < p }
+}
+
 /// The SplitMix64 finalizer: a bijection on UInt64 (distinct inputs give distinct outputs).
 @inline(__always)
 public func mix(_ x: UInt64) -> UInt64 {

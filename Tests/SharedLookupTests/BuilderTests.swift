@@ -2,18 +2,19 @@
 // duplicate policies, bad records, metadata, the builder API, and atomic publishing.
 import Foundation
 import LMDB
+import LookupTestSupport
 import Testing
 @testable import SharedLookup
 
 @Suite("Building tables")
 struct BuilderTests {
     @Test func unsortedInputIsSortedAndSortedInputIsDetected() throws {
-        let scratch = Scratch()
-        let unsorted = scratch.write("u.csv", "c,3\na,1\nb,2\n")
+        let scratch = try TempDir("shared-lookup")
+        let unsorted = try scratch.write("u.csv", "c,3\na,1\nb,2\n")
         let r1 = try TableBuilder.build(inputs: [unsorted], to: scratch.file("u.lmdb"))
         #expect(!r1.inputWasSorted)
         #expect(try allRecords(Table(path: scratch.file("u.lmdb"))).map(\.0) == ["a", "b", "c"])
-        let sorted = scratch.write("s.csv", "a,1\nb,2\nc,3\n")
+        let sorted = try scratch.write("s.csv", "a,1\nb,2\nc,3\n")
         let r2 = try TableBuilder.build(inputs: [sorted], to: scratch.file("s.lmdb"))
         #expect(r2.inputWasSorted)
         #expect(r2.records == 3)
@@ -22,8 +23,8 @@ struct BuilderTests {
     }
 
     @Test func duplicatePolicies() throws {
-        let scratch = Scratch()
-        let input = scratch.write("d.csv", "k,first\nz,1\nk,second\nk,third\n")
+        let scratch = try TempDir("shared-lookup")
+        let input = try scratch.write("d.csv", "k,first\nz,1\nk,second\nk,third\n")
         let error = #expect(throws: LookupError.self) {
             try TableBuilder.build(inputs: [input], to: scratch.file("e.lmdb"))
         }
@@ -44,9 +45,9 @@ struct BuilderTests {
     }
 
     @Test func duplicatesAcrossInputsFollowInputOrder() throws {
-        let scratch = Scratch()
-        let a = scratch.write("a.csv", "k,from-a\n")
-        let b = scratch.write("b.csv", "k,from-b\n")
+        let scratch = try TempDir("shared-lookup")
+        let a = try scratch.write("a.csv", "k,from-a\n")
+        let b = try scratch.write("b.csv", "k,from-b\n")
         try TableBuilder.build(inputs: [a, b], to: scratch.file("t.lmdb"), options: BuildOptions(duplicates: .last))
         #expect(try Table(path: scratch.file("t.lmdb")).string(for: "k") == "from-b")
         let error = #expect(throws: LookupError.self) {
@@ -58,8 +59,8 @@ struct BuilderTests {
 
     /// Writes `count` records with random keys (some duplicated) and returns the expected
     /// table under `last`.
-    func randomInput(_ scratch: Scratch, count: Int) -> (String, [String: String]) {
-        var rng = SeededRandom(state: 99)
+    func randomInput(_ scratch: TempDir, count: Int) throws -> (String, [String: String]) {
+        var rng = SeededRNG(seed: 99)
         var expected: [String: String] = [:]
         var text = ""
         text.reserveCapacity(count * 60)
@@ -69,12 +70,12 @@ struct BuilderTests {
             expected[key] = value
             text += "\(key),\(value)\n"
         }
-        return (scratch.write("big.csv", text), expected)
+        return (try scratch.write("big.csv", text), expected)
     }
 
     @Test func spilledSortGivesTheSameTableAsInMemory() throws {
-        let scratch = Scratch()
-        let (input, expected) = randomInput(scratch, count: 400_000)
+        let scratch = try TempDir("shared-lookup")
+        let (input, expected) = try randomInput(scratch, count: 400_000)
         let small = BuildOptions(duplicates: .last, memoryBudget: 16 << 20)
         let spilled = try TableBuilder.build(inputs: [input], to: scratch.file("spilled.lmdb"), options: small)
         #expect(spilled.runsSpilled > 1)
@@ -91,12 +92,12 @@ struct BuilderTests {
         }
         #expect(try table.verify().ok)
         // Sort runs are removed once the table is published.
-        #expect(!scratch.listing().contains { $0.hasPrefix(".lookup-sort-") })
+        #expect(!scratch.names().contains { $0.hasPrefix(".lookup-sort-") })
     }
 
     @Test func badRecordsStopTheBuildOrAreSkipped() throws {
-        let scratch = Scratch()
-        let input = scratch.write("bad.csv", "a,1\n\"bro\"ken,2\nb,2\n,empty\nc\n" + String(repeating: "x", count: 600) + ",long\n")
+        let scratch = try TempDir("shared-lookup")
+        let input = try scratch.write("bad.csv", "a,1\n\"bro\"ken,2\nb,2\n,empty\nc\n" + String(repeating: "x", count: 600) + ",long\n")
         let error = #expect(throws: LookupError.self) {
             try TableBuilder.build(inputs: [input], to: scratch.file("t.lmdb"))
         }
@@ -114,7 +115,7 @@ struct BuilderTests {
     }
 
     @Test func builderAPIAcceptsRecordsFromCode() throws {
-        let scratch = Scratch()
+        let scratch = try TempDir("shared-lookup")
         let builder = try TableBuilder(destination: scratch.file("api.lmdb"))
         for i in (0..<500).reversed() {
             try builder.add(key: "key\(i)", value: [UInt8(i & 0xff), 0, 255])
@@ -128,34 +129,34 @@ struct BuilderTests {
     }
 
     @Test func failedBuildLeavesOldTableAndNoTempFiles() throws {
-        let scratch = Scratch()
+        let scratch = try TempDir("shared-lookup")
         let path = scratch.file("t.lmdb")
-        try TableBuilder.build(inputs: [scratch.write("good.csv", "k,good\n")], to: path)
+        try TableBuilder.build(inputs: [try scratch.write("good.csv", "k,good\n")], to: path)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
-        let bad = scratch.write("dup.csv", "k,1\nk,2\n")
+        let bad = try scratch.write("dup.csv", "k,1\nk,2\n")
         #expect(throws: LookupError.self) { try TableBuilder.build(inputs: [bad], to: path) }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
-        #expect(scratch.listing() == ["dup.csv", "good.csv", "t.lmdb"])
+        #expect(scratch.names() == ["dup.csv", "good.csv", "t.lmdb"])
         // A builder dropped without publishing removes its temp file too.
         do {
             let builder = try TableBuilder(destination: path)
             try builder.add(key: "x", value: "y")
         }
-        #expect(scratch.listing() == ["dup.csv", "good.csv", "t.lmdb"])
+        #expect(scratch.names() == ["dup.csv", "good.csv", "t.lmdb"])
     }
 
     @Test func staleTempFilesOfDeadBuildsAreRemoved() throws {
-        let scratch = Scratch()
+        let scratch = try TempDir("shared-lookup")
         // A pid that cannot be alive (above pid_max).
-        scratch.write(".t.lmdb.tmp-99999999-1234", "leftover")
-        scratch.write(".lookup-sort-99999999-0-1.run", "leftover")
-        try TableBuilder.build(inputs: [scratch.write("a.csv", "k,v\n")], to: scratch.file("t.lmdb"))
-        #expect(scratch.listing() == ["a.csv", "t.lmdb"])
+        try scratch.write(".t.lmdb.tmp-99999999-1234", "leftover")
+        try scratch.write(".lookup-sort-99999999-0-1.run", "leftover")
+        try TableBuilder.build(inputs: [try scratch.write("a.csv", "k,v\n")], to: scratch.file("t.lmdb"))
+        #expect(scratch.names() == ["a.csv", "t.lmdb"])
     }
 
     @Test func destinationProblemsAreReportedBeforeReading() throws {
-        let scratch = Scratch()
-        let input = scratch.write("a.csv", "k,v\n")
+        let scratch = try TempDir("shared-lookup")
+        let input = try scratch.write("a.csv", "k,v\n")
         let noDir = #expect(throws: LookupError.self) {
             try TableBuilder.build(inputs: [input], to: scratch.file("missing/t.lmdb"))
         }

@@ -1,6 +1,7 @@
 // FormatTests: unit tests of the record parsers (CSV, TSV, JSON Lines, mdb_dump, cdbmake) and
 // the record writers, including round trips against the real `mdb_dump`/`mdb_load` and py-lmdb.
 import Foundation
+import LookupTestSupport
 import Testing
 @testable import SharedLookup
 
@@ -51,7 +52,7 @@ extension FormatTesting {
     /// Parses `content` as `format` from a file named `name`.
     func parse(_ format: RecordFormat, _ content: [UInt8], name: String = "input", options: RecordOptions = RecordOptions(),
                strict: Bool = false) throws -> FormatCollector {
-        let dir = try FormatTempDir()
+        let dir = try TempDir("format")
         let file = try dir.write(name, content)
         return try parseFile(format, file, options: options, strict: strict)
     }
@@ -85,18 +86,9 @@ extension FormatTesting {
 
     /// Runs a program found on PATH; returns its exit status and standard output.
     @discardableResult
-    func run(_ arguments: [String], in directory: URL? = nil) throws -> (status: Int32, output: Data) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = directory }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, data)
+    func run(_ arguments: [String]) throws -> (status: Int32, output: Data) {
+        let result = try runProcess("/usr/bin/env", arguments)
+        return (result.status, Data(result.stdout))
     }
 
     func gzip(_ path: String) throws -> String {
@@ -108,7 +100,7 @@ extension FormatTesting {
     func hex(_ data: [UInt8]) -> String { data.map { String(format: "%02x", $0) }.joined() }
 
     /// Creates an LMDB environment directory with py-lmdb holding `databases`.
-    func makeEnvironment(in dir: FormatTempDir, name: String, mapSize: Int = 1 << 20, _ databases: [FormatTestDatabase]) throws -> String {
+    func makeEnvironment(in dir: TempDir, name: String, mapSize: Int = 1 << 20, _ databases: [FormatTestDatabase]) throws -> String {
         let script = """
         import lmdb, sys
         path, mapsize = sys.argv[1], int(sys.argv[2])
@@ -126,7 +118,7 @@ extension FormatTesting {
         env.close()
         """
         let scriptPath = try dir.write("make-env.py", script)
-        let envPath = dir.path(name)
+        let envPath = dir.file(name)
         var arguments = ["python3", scriptPath, envPath, String(mapSize)]
         for database in databases {
             arguments += [database.name ?? "-", database.dupsort ? "1" : "0", String(database.records.count)]
@@ -139,8 +131,8 @@ extension FormatTesting {
 
     /// Writes records with a writer into a file and returns the file's bytes.
     func written(_ body: (inout OutputBuffer) throws -> Void) throws -> [UInt8] {
-        let dir = try FormatTempDir()
-        let path = dir.path("out")
+        let dir = try TempDir("format")
+        let path = dir.file("out")
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         #expect(fd >= 0)
         do {
@@ -155,28 +147,6 @@ extension FormatTesting {
     func withBuffers<R>(_ key: [UInt8], _ value: [UInt8], _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try key.withUnsafeBytes { k in try value.withUnsafeBytes { v in try body(k, v) } }
     }
-}
-
-/// A temporary directory removed when the value goes away.
-final class FormatTempDir: FormatTesting {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("format-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(at: url) }
-
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-
-    @discardableResult
-    func write(_ name: String, _ content: [UInt8]) throws -> String {
-        let file = path(name)
-        try Data(content).write(to: URL(fileURLWithPath: file))
-        return file
-    }
-
-    @discardableResult
-    func write(_ name: String, _ content: String) throws -> String { try write(name, bytes(content)) }
 }
 
 /// Whether the real LMDB tools and py-lmdb are installed (`apt-get install lmdb-utils`,
@@ -304,7 +274,7 @@ extension FormatTests {
         }
 
         @Test func gzipInput() throws {
-            let dir = try FormatTempDir()
+            let dir = try TempDir("format")
             let plain = try dir.write("table.csv", "a,\"1\nmore\"\nb,2\n")
             let compressed = try gzip(plain)
             let result = try parseFile(.csv, compressed)
@@ -362,7 +332,7 @@ extension FormatTests {
         }
 
         @Test func gzipInput() throws {
-            let dir = try FormatTempDir()
+            let dir = try TempDir("format")
             let compressed = try gzip(try dir.write("t.tsv", "a\t1\nb\t2"))
             #expect(try parseFile(.tsv, compressed).pairs == [["a", "1"], ["b", "2"]])
         }
@@ -479,7 +449,7 @@ extension FormatTests {
         @Test func strictModeAndGzip() throws {
             let error = try strictError(.jsonl, "{\"key\":\"a\"}\n{\"nokey\":1}\n")
             #expect(error?.line == 2)
-            let dir = try FormatTempDir()
+            let dir = try TempDir("format")
             let compressed = try gzip(try dir.write("x.jsonl", "{\"key\":\"a\",\"v\":1}\n"))
             #expect(try parseFile(.jsonl, compressed).pairs == [["a", "{\"v\":1}"]])
         }
@@ -516,7 +486,7 @@ extension FormatTests {
             let dump = bytevalueHeader + " 61\n 62\nDATA=END\n"
             let crlf = try parse(.mdbDump, dump.replacingOccurrences(of: "\n", with: "\r\n"))
             #expect(crlf.pairs == [["a", "b"]])
-            let dir = try FormatTempDir()
+            let dir = try TempDir("format")
             let compressed = try gzip(try dir.write("d.dump", dump))
             #expect(try parseFile(.mdbDump, compressed).pairs == [["a", "b"]])
         }
@@ -672,7 +642,7 @@ extension FormatTests {
     struct RealMDBDumpTests: FormatTesting {
         @Test(arguments: [false, true])
         func parsesRealDumps(printable: Bool) throws {
-            let dir = try FormatTempDir()
+            let dir = try TempDir("format")
             let env = try makeEnvironment(in: dir, name: "env", [FormatTestDatabase(name: nil, records: sampleRecords)])
             let dump = try run(["mdb_dump"] + (printable ? ["-p"] : []) + [env])
             #expect(dump.status == 0)
@@ -685,7 +655,7 @@ extension FormatTests {
         }
 
         @Test func backslashesInRealPrintDumps() throws {
-            let dir = try FormatTempDir()
+            let dir = try TempDir("format")
             let records = [(bytes("back\\slash"), bytes("v\\w")), (bytes("plain"), bytes("1"))]
             let env = try makeEnvironment(in: dir, name: "env", [FormatTestDatabase(name: nil, records: records)])
             let dump = try run(["mdb_dump", "-p", env])
@@ -699,7 +669,7 @@ extension FormatTests {
         }
 
         @Test func allDatabasesDumpAndDuplicates() throws {
-            let dir = try FormatTempDir()
+            let dir = try TempDir("format")
             let env = try makeEnvironment(in: dir, name: "env", [
                 FormatTestDatabase(name: "zeta", records: [(bytes("z"), bytes("1"))]),
                 FormatTestDatabase(name: "data", records: [(bytes("k"), bytes("v1")), (bytes("k"), bytes("v2")), (bytes("j"), bytes("v0"))],
@@ -719,7 +689,7 @@ extension FormatTests {
 
         @Test(arguments: [false, true])
         func writerMatchesRealMDBDump(printable: Bool) throws {
-            let dir = try FormatTempDir()
+            let dir = try TempDir("format")
             let mapSize = 4 << 20
             let env = try makeEnvironment(in: dir, name: "env", mapSize: mapSize,
                                           [FormatTestDatabase(name: nil, records: sampleRecords),
@@ -753,7 +723,7 @@ extension FormatTests {
 
         @Test(arguments: [false, true])
         func writerOutputLoadsWithRealMDBLoad(printable: Bool) throws {
-            let dir = try FormatTempDir()
+            let dir = try TempDir("format")
             // mdb_load 0.9.24 decodes "\\" in place without writing the backslash, so a "\\"
             // after an earlier escape on the same line comes out wrong there: that value is only
             // loaded from the bytevalue format.
@@ -769,7 +739,7 @@ extension FormatTests {
                 try writer.writeFooter(to: &out)
             }
             let dumpFile = try dir.write("ours.dump", ours)
-            let loaded = dir.path("loaded")
+            let loaded = dir.file("loaded")
             try FileManager.default.createDirectory(atPath: loaded, withIntermediateDirectories: true)
             #expect(try run(["mdb_load", "-f", dumpFile, loaded]).status == 0)
             let back = try parse(.mdbDump, Array(try run(["mdb_dump", loaded]).output))
@@ -899,7 +869,7 @@ extension FormatTests {
         @Test func strictModeAndGzip() throws {
             let error = try strictError(.cdb, bytes("+1,1:a->b\n+1,1:c=>d\n\n"))
             #expect(error?.line == 2)
-            let dir = try FormatTempDir()
+            let dir = try TempDir("format")
             let compressed = try gzip(try dir.write("x.cdb", "+1,3:k->a\nb\n\n"))
             let result = try parseFile(.cdb, compressed)
             #expect(result.pairs == [["k", "a\nb"]])

@@ -4,6 +4,7 @@
 // read through the B+tree; `verify` checks the index.
 import Foundation
 import LMDB
+import LookupTestSupport
 import Testing
 @testable import SharedLookup
 
@@ -12,7 +13,7 @@ struct KeyIndexTests {
     /// Records with keys of 1 to 511 bytes and values of 0 to 5000 bytes (some in overflow
     /// pages), in random order, plus keys that are absent (some sharing prefixes with present ones).
     func records(count: Int, seed: UInt64) -> (present: [([UInt8], [UInt8])], absent: [[UInt8]]) {
-        var rng = SeededRandom(state: seed)
+        var rng = SeededRNG(seed: seed)
         var seen = Set<[UInt8]>()
         var present: [([UInt8], [UInt8])] = []
         var absent: [[UInt8]] = []
@@ -36,7 +37,7 @@ struct KeyIndexTests {
         return (present, absent)
     }
 
-    func build(_ scratch: Scratch, _ name: String, _ records: [([UInt8], [UInt8])], index: Bool = true) throws -> Table {
+    func build(_ scratch: TempDir, _ name: String, _ records: [([UInt8], [UInt8])], index: Bool = true) throws -> Table {
         var options = BuildOptions()
         options.keyIndex = index
         let builder = try TableBuilder(destination: scratch.file(name), options: options)
@@ -47,7 +48,7 @@ struct KeyIndexTests {
 
     @Test("every lookup through the index answers as the B+tree does")
     func indexMatchesTree() throws {
-        let scratch = Scratch()
+        let scratch = try TempDir("shared-lookup")
         let (present, absent) = records(count: 20_000, seed: 7)
         let indexed = try build(scratch, "indexed.lmdb", present)
         let plain = try build(scratch, "plain.lmdb", present, index: false)
@@ -82,7 +83,7 @@ struct KeyIndexTests {
         #expect(try indexed.value(for: [UInt8](repeating: 1, count: 512)) == nil)
 
         // Batches, present and absent keys mixed, against the table without an index.
-        var rng = SeededRandom(state: 3)
+        var rng = SeededRNG(seed: 3)
         let keys = (present.map(\.0) + absent).shuffled(using: &rng)
         let viaIndex = try indexed.values(for: keys)
         let viaTree = try plain.values(for: keys)
@@ -106,7 +107,7 @@ struct KeyIndexTests {
 
     @Test("a table written in place after its build is read without its index")
     func staleIndexIsIgnored() throws {
-        let scratch = Scratch()
+        let scratch = try TempDir("shared-lookup")
         let (present, _) = records(count: 500, seed: 11)
         let path = scratch.file("t.lmdb")
         _ = try build(scratch, "t.lmdb", present)
@@ -130,7 +131,7 @@ struct KeyIndexTests {
 
     @Test("an empty table, and tables with one record, have correct lookups")
     func tinyTables() throws {
-        let scratch = Scratch()
+        let scratch = try TempDir("shared-lookup")
         let empty = try build(scratch, "empty.lmdb", [])
         #expect(try empty.value(for: "a") == nil)
         #expect(try empty.values(for: ["a", "b"]) == [nil, nil])
@@ -143,7 +144,7 @@ struct KeyIndexTests {
 
     @Test("without room in the memory budget the table is built without an index, and reads the same")
     func budgetTooSmallForIndex() throws {
-        let scratch = Scratch()
+        let scratch = try TempDir("shared-lookup")
         let (present, absent) = records(count: 3000, seed: 5)
         var options = BuildOptions()
         options.memoryBudget = 1024

@@ -2,6 +2,7 @@
 // LMDB files, the fork guard, and clear errors for files that are not whole tables.
 import Foundation
 import LMDB
+import LookupTestSupport
 import Testing
 @testable import SharedLookup
 
@@ -12,8 +13,8 @@ import Glibc
 @Suite("Table reading")
 struct TableTests {
     /// Builds a table of `count` keys `k000000`... with values `v<i>`, from unsorted CSV.
-    func sampleTable(_ scratch: Scratch, count: Int = 1000) throws -> (Table, [String: String]) {
-        var rng = SeededRandom(state: 42)
+    func sampleTable(_ scratch: TempDir, count: Int = 1000) throws -> (Table, [String: String]) {
+        var rng = SeededRNG(seed: 42)
         var expected: [String: String] = [:]
         var lines: [String] = []
         for i in (0..<count).shuffled(using: &rng) {
@@ -21,13 +22,13 @@ struct TableTests {
             expected[key] = "v\(i),x"
             lines.append("\(key),v\(i),x")
         }
-        let input = scratch.write("in.csv", lines.joined(separator: "\n") + "\n")
+        let input = try scratch.write("in.csv", lines.joined(separator: "\n") + "\n")
         try TableBuilder.build(inputs: [input], to: scratch.file("t.lmdb"))
         return (try Table(path: scratch.file("t.lmdb")), expected)
     }
 
     @Test func pointLookups() throws {
-        let scratch = Scratch()
+        let scratch = try TempDir("shared-lookup")
         let (table, expected) = try sampleTable(scratch)
         for (k, v) in expected {
             #expect(try table.string(for: k) == v)
@@ -43,9 +44,9 @@ struct TableTests {
     }
 
     @Test func batchLookupKeepsCallerOrder() throws {
-        let scratch = Scratch()
+        let scratch = try TempDir("shared-lookup")
         let (table, expected) = try sampleTable(scratch)
-        var rng = SeededRandom(state: 7)
+        var rng = SeededRNG(seed: 7)
         let keys = (0..<3000).map { _ in String(format: "k%06d", Int.random(in: 0..<1500, using: &rng)) }
         let values = try table.values(for: keys)
         #expect(values.count == keys.count)
@@ -58,7 +59,7 @@ struct TableTests {
     }
 
     @Test func readerGivesZeroCopyValuesInOneTransaction() throws {
-        let scratch = Scratch()
+        let scratch = try TempDir("shared-lookup")
         let (table, expected) = try sampleTable(scratch)
         let found = try table.read { reader in
             var found = 0
@@ -73,7 +74,7 @@ struct TableTests {
     }
 
     @Test func prefixAndRangeScans() throws {
-        let scratch = Scratch()
+        let scratch = try TempDir("shared-lookup")
         let (table, _) = try sampleTable(scratch)
         var keys: [String] = []
         let n = try table.scan(prefix: "k00012") { k, _ in keys.append(String(decoding: k, as: UTF8.self)); return true }
@@ -91,7 +92,7 @@ struct TableTests {
     }
 
     @Test func statsAndMetadata() throws {
-        let scratch = Scratch()
+        let scratch = try TempDir("shared-lookup")
         let (table, _) = try sampleTable(scratch, count: 20000)
         let stats = try table.stats()
         #expect(stats.entries == 20000)
@@ -112,7 +113,7 @@ struct TableTests {
     }
 
     @Test func plainLMDBFileIsReadFromItsMainDatabase() throws {
-        let scratch = Scratch()
+        let scratch = try TempDir("shared-lookup")
         let path = scratch.file("plain.lmdb")
         do {
             let env = try Environment(path: path, options: EnvironmentOptions(flags: [.noSubdirectory], mapSize: 8 << 20))
@@ -130,7 +131,7 @@ struct TableTests {
     }
 
     @Test func notATableGivesClearErrors() throws {
-        let scratch = Scratch()
+        let scratch = try TempDir("shared-lookup")
         func openError(_ path: String) -> LookupError? {
             #expect(throws: LookupError.self) { _ = try Table(path: path) }
             do { _ = try Table(path: path) } catch let e as LookupError { return e } catch {}
@@ -140,16 +141,16 @@ struct TableTests {
         #expect(missing?.kind == .io)
         #expect(missing?.description.contains("missing.lmdb") == true)
 
-        let text = openError(scratch.write("text.lmdb", String(repeating: "not lmdb at all\n", count: 1000)))
+        let text = openError(try scratch.write("text.lmdb", String(repeating: "not lmdb at all\n", count: 1000)))
         #expect(text?.kind == .notATable)
-        let empty = openError(scratch.write("empty.lmdb", ""))
+        let empty = openError(try scratch.write("empty.lmdb", ""))
         #expect(empty?.kind == .notATable)
         let directory = openError(scratch.path)
         #expect(directory?.kind == .notATable)
     }
 
     @Test func truncatedTableFailsWithoutSIGBUS() throws {
-        let scratch = Scratch()
+        let scratch = try TempDir("shared-lookup")
         let (table, _) = try sampleTable(scratch, count: 50000)
         let copy = scratch.file("cut.lmdb")
         try FileManager.default.copyItem(atPath: table.path, toPath: copy)
@@ -164,7 +165,7 @@ struct TableTests {
     }
 
     @Test func handleUsedAfterForkThrows() throws {
-        let scratch = Scratch()
+        let scratch = try TempDir("shared-lookup")
         let (table, _) = try sampleTable(scratch, count: 10)
         let pid = fork()
         if pid == 0 {
@@ -186,11 +187,11 @@ struct TableTests {
     }
 
     @Test func oldHandleKeepsReadingAfterRepublish() throws {
-        let scratch = Scratch()
+        let scratch = try TempDir("shared-lookup")
         let path = scratch.file("t.lmdb")
-        try TableBuilder.build(inputs: [scratch.write("a.csv", "k,old\n")], to: path)
+        try TableBuilder.build(inputs: [try scratch.write("a.csv", "k,old\n")], to: path)
         let old = try Table(path: path)
-        try TableBuilder.build(inputs: [scratch.write("b.csv", "k,new\nk2,x\n")], to: path)
+        try TableBuilder.build(inputs: [try scratch.write("b.csv", "k,new\nk2,x\n")], to: path)
         #expect(try old.string(for: "k") == "old")
         #expect(try old.count() == 1)
         #expect(try Table(path: path).string(for: "k") == "new")

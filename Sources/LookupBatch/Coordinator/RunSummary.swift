@@ -1,5 +1,5 @@
 // RunSummary: what a batch run did, as the one-line summary printed at the end and as JSON
-// (`--summary-json`); and the live progress line.
+// (`--summary-json`).
 import Foundation
 
 /// The outcome of a batch run.
@@ -75,25 +75,5 @@ public struct RunSummary: Codable, Sendable {
         try c.encode(retries, forKey: .retries)
         try c.encode(linesPerSecond, forKey: .linesPerSecond)
         try c.encode(regime, forKey: .regime)
-    }
-}
-
-/// Formats the live progress line.
-struct ProgressLine {
-    let totalBytes: Int
-    let totalFiles: Int
-    let started: Date
-
-    func text(bytes: Int, files: Int, lines: Int, hits: Int) -> String {
-        let elapsed = max(Date().timeIntervalSince(started), 0.001)
-        let fraction = totalBytes > 0 ? Double(bytes) / Double(totalBytes) : 1
-        var eta = "--"
-        if fraction > 0.01 && fraction < 1 {
-            let remaining = elapsed * (1 - fraction) / fraction
-            eta = remaining >= 60 ? String(format: "%dm%02ds", Int(remaining) / 60, Int(remaining) % 60) : String(format: "%.0fs", remaining)
-        }
-        return String(format: "%.1f/%.1f MiB (%.0f%%), %d/%d files, %.0f lines/s, %d hits, ETA %@",
-                      Double(bytes) / 1_048_576, Double(totalBytes) / 1_048_576, fraction * 100,
-                      files, totalFiles, Double(lines) / elapsed, hits, eta)
     }
 }

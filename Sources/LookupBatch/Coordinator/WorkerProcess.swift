@@ -24,19 +24,31 @@ final class WorkerProcess {
     var ready = false
     /// Input bytes of its current task processed so far.
     var progressBytes = 0
-    /// Tasks it finished.
-    var finished = 0
 
-    private init(pid: pid_t, taskFD: Int32, reportFD: Int32) {
+    /// Whether the task pipe is still open.
+    private var taskPipeOpen = true
+
+    /// The worker `pid` with its task pipe's write end and its report pipe's read end (the
+    /// tests make workers without a process this way).
+    init(pid: pid_t, taskFD: Int32, reportFD: Int32) {
         self.pid = pid
         self.taskFD = taskFD
         self.reports = MessageReader(fd: reportFD)
     }
 
-    /// Closes the task pipe (the worker exits when it has no more work) and the report pipe.
-    func closePipes() {
-        close(taskFD)
+    /// Closes the task pipe: the worker exits when it has no more work.
+    func closeTaskPipe() {
+        if taskPipeOpen { close(taskFD) }
+        taskPipeOpen = false
+    }
+
+    /// Closes both pipes and waits for the process to end; returns how it ended.
+    func reap() -> WorkerExit {
+        closeTaskPipe()
         close(reports.fd)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return WorkerExit(status: status)
     }
 
     /// Starts a worker by spawning `executable` with the run's options in its environment and
@@ -100,6 +112,23 @@ final class WorkerProcess {
         close(up[1])
         return WorkerProcess(pid: pid, taskFD: down[1], reportFD: up[0])
     }
+}
+
+/// How a worker process ended: its wait status.
+struct WorkerExit: CustomStringConvertible {
+    /// The status `waitpid` gave.
+    let status: Int32
+
+    /// The signal that killed it (0 when it exited).
+    var signal: Int32 { status & 0x7f }
+    /// Its exit status, when it exited.
+    var exitStatus: Int32 { (status >> 8) & 0xff }
+
+    /// Whether it exited because it met a damaged page of the table.
+    var isDamagedTable: Bool { signal == 0 && exitStatus == BatchWorker.damagedTableStatus }
+
+    /// "killed by signal N" or "exited with status N".
+    var description: String { signal != 0 ? "killed by signal \(signal)" : "exited with status \(exitStatus)" }
 }
 
 /// The path of the running executable (for spawning workers).

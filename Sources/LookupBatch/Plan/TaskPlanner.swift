@@ -3,7 +3,7 @@
 // huge file still keeps every worker busy; a compressed file is always one task.
 
 /// One planned task: a byte range of one input file.
-struct PlannedTask {
+struct PlannedTask: Equatable {
     var id: Int
     /// Index of the file in the run's file list.
     var file: Int
@@ -11,7 +11,11 @@ struct PlannedTask {
     var part: Int
     var start: Int
     var end: Int?
+    /// Attempts made before this one (a retried task's worker died).
     var attempts = 0
+
+    /// The task's input bytes, in a file of `fileSize` bytes.
+    func byteCount(fileSize: Int) -> Int { (end ?? fileSize) - start }
 }
 
 enum TaskPlanner {
@@ -42,7 +46,7 @@ enum TaskPlanner {
             }
             parts[index] = count
         }
-        func size(_ t: PlannedTask) -> Int { (t.end ?? files[t.file].size) - t.start }
+        func size(_ t: PlannedTask) -> Int { t.byteCount(fileSize: files[t.file].size) }
         tasks.sort { size($0) != size($1) ? size($0) > size($1) : $0.id < $1.id }
         return (tasks, parts)
     }

@@ -43,7 +43,7 @@ public struct TaskCounts: Codable, Sendable, Equatable {
 }
 
 /// A malformed line: its number within the task and what is wrong with it.
-struct BadLine: Codable {
+struct BadLine: Codable, Equatable {
     var line: Int
     var message: String
 }
