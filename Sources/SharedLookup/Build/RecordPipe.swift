@@ -5,32 +5,64 @@
 // other (an error, a duplicate key).
 import Foundation
 
-/// Records packed back to back: `[u32 key length][u32 value length][key][value]`.
-struct PackedRecords {
-    var bytes: [UInt8] = []
+/// Records packed back to back: `[u32 key length][u32 value length][key][value]`, in memory
+/// of its own that grows as needed (a chunk moves between threads by reference).
+final class PackedRecords: @unchecked Sendable {
+    private(set) var base: UnsafeMutableRawPointer
+    private(set) var capacity: Int
+    /// Bytes used.
+    private(set) var count = 0
 
-    /// Appends one record.
-    @inline(__always)
-    mutating func append(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        withUnsafeBytes(of: UInt32(key.count).littleEndian) { bytes.append(contentsOf: $0) }
-        withUnsafeBytes(of: UInt32(value.count).littleEndian) { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: key)
-        bytes.append(contentsOf: value)
+    /// An empty chunk with room for `capacity` bytes.
+    init(capacity: Int = RecordPipe.chunkSize + (64 << 10)) {
+        self.capacity = capacity
+        base = .allocate(byteCount: capacity, alignment: 8)
     }
+
+    deinit { base.deallocate() }
+
+    /// Appends one record; returns where it starts.
+    @inline(__always) @discardableResult
+    func append(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Int {
+        let start = count, size = 8 + key.count + value.count
+        if count + size > capacity { grow(to: count + size) }
+        base.storeBytes(of: UInt32(key.count).littleEndian, toByteOffset: start, as: UInt32.self)
+        base.storeBytes(of: UInt32(value.count).littleEndian, toByteOffset: start + 4, as: UInt32.self)
+        if let k = key.baseAddress { (base + start + 8).copyMemory(from: k, byteCount: key.count) }
+        if let v = value.baseAddress { (base + start + 8 + key.count).copyMemory(from: v, byteCount: value.count) }
+        count += size
+        return start
+    }
+
+    /// The record that starts at byte `start`.
+    @inline(__always)
+    func record(at start: Int) -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, end: Int) {
+        let kl = Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: start, as: UInt32.self)))
+        let vl = Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: start + 4, as: UInt32.self)))
+        return (UnsafeRawBufferPointer(start: base + start + 8, count: kl),
+                UnsafeRawBufferPointer(start: base + start + 8 + kl, count: vl), start + 8 + kl + vl)
+    }
+
+    /// Drops the records from byte `start` on.
+    func truncate(to start: Int) { count = start }
 
     /// Calls `body` with each record in order.
     func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) rethrows {
-        try bytes.withUnsafeBytes { all in
-            var at = 0
-            while at < all.count {
-                let kl = Int(UInt32(littleEndian: all.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
-                let vl = Int(UInt32(littleEndian: all.loadUnaligned(fromByteOffset: at + 4, as: UInt32.self)))
-                let key = UnsafeRawBufferPointer(rebasing: all[at + 8 ..< at + 8 + kl])
-                let value = UnsafeRawBufferPointer(rebasing: all[at + 8 + kl ..< at + 8 + kl + vl])
-                try body(key, value)
-                at += 8 + kl + vl
-            }
+        var at = 0
+        while at < count {
+            let r = record(at: at)
+            try body(r.key, r.value)
+            at = r.end
         }
+    }
+
+    private func grow(to needed: Int) {
+        let bigger = max(needed, capacity * 2)
+        let new = UnsafeMutableRawPointer.allocate(byteCount: bigger, alignment: 8)
+        new.copyMemory(from: base, byteCount: count)
+        base.deallocate()
+        base = new
+        capacity = bigger
     }
 }
 
@@ -60,8 +92,8 @@ final class RecordPipe: @unchecked Sendable {
         if cancelled { return nil }
         ready.append(chunk)
         condition.broadcast()
-        var next = spare.popLast() ?? PackedRecords()
-        next.bytes.removeAll(keepingCapacity: true)
+        let next = spare.popLast() ?? PackedRecords()
+        next.truncate(to: 0)
         return next
     }
 

@@ -291,7 +291,7 @@ public final class TableBuilder {
                             while batch < commitBytes {
                                 guard let chunk = try pipe.receive() else { done = true; return }
                                 try chunk.forEach { k, v in try cursor.put(k, v, flags: .append) }
-                                batch += chunk.bytes.count
+                                batch += chunk.count
                                 pipe.recycle(chunk)
                             }
                         }
@@ -347,18 +347,18 @@ public final class TableBuilder {
     /// (with the error, if one stopped it).
     fileprivate func merge(into pipe: RecordPipe, outcome: MergeOutcome) {
         var chunk = PackedRecords()
-        chunk.bytes.reserveCapacity(RecordPipe.chunkSize + (64 << 10))
         var hash = ContentHash()
         var written = 0, dropped = 0
-        // Pending record: held back until the next key shows it is not a duplicate.
-        var pendingKey: [UInt8] = [], pendingValue: [UInt8] = []
+        // The last record of the chunk is pending until the next key shows it is not a
+        // duplicate; a chunk is handed over only after its last record is settled.
+        var pending = -1
         var pendingSequence: UInt64 = 0
-        var havePending = false
+        let policy = options.duplicates
         do {
             while true {
                 let next = try sorter.next()
-                if let r = next, havePending, pendingKey.withUnsafeBytes({ compareKeys($0, r.key) }) == 0 {
-                    switch options.duplicates {
+                if let r = next, pending >= 0, compareKeys(chunk.record(at: pending).key, r.key) == 0 {
+                    switch policy {
                     case .error:
                         let key = String(decoding: r.key.prefix(80), as: UTF8.self)
                         let here = origin(r.sequence), first = origin(pendingSequence)
@@ -368,34 +368,26 @@ public final class TableBuilder {
                         dropped += 1
                     case .last:
                         dropped += 1
-                        pendingValue.removeAll(keepingCapacity: true)
-                        pendingValue.append(contentsOf: r.value)
+                        chunk.truncate(to: pending)
+                        chunk.append(key: r.key, value: r.value)
                         pendingSequence = r.sequence
                     }
                     continue
                 }
-                if havePending {
-                    pendingKey.withUnsafeBytes { k in
-                        pendingValue.withUnsafeBytes { v in
-                            chunk.append(key: k, value: v)
-                            hash.add(key: k, value: v)
-                        }
-                    }
+                if pending >= 0 {
+                    let settled = chunk.record(at: pending)
+                    hash.add(key: settled.key, value: settled.value)
                     written += 1
-                    if chunk.bytes.count >= RecordPipe.chunkSize {
+                    if chunk.count >= RecordPipe.chunkSize {
                         guard let empty = pipe.send(chunk) else { return }
                         chunk = empty
                     }
                 }
                 guard let r = next else { break }
-                pendingKey.removeAll(keepingCapacity: true)
-                pendingKey.append(contentsOf: r.key)
-                pendingValue.removeAll(keepingCapacity: true)
-                pendingValue.append(contentsOf: r.value)
+                pending = chunk.append(key: r.key, value: r.value)
                 pendingSequence = r.sequence
-                havePending = true
             }
-            if !chunk.bytes.isEmpty { guard pipe.send(chunk) != nil else { return } }
+            if chunk.count > 0 { guard pipe.send(chunk) != nil else { return } }
             outcome.written = written
             outcome.dropped = dropped
             outcome.hash = hash
