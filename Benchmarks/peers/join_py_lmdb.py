@@ -9,7 +9,9 @@ prints the total number of hits. A multiprocessing Pool of WORKERS processes (fo
 Linux default); every worker opens the table itself in the Pool initializer, read-only
 and without a lock file (`lock=False, readonly=True, subdir=False`), and reads database
 DBNAME (`data` for a table built by `lookup build`; the main database when omitted).
-Files are handed out one at a time (imap_unordered, chunksize 1). Needs `pip install lmdb`.
+Files are handed out one at a time (imap_unordered, chunksize 1). With JOIN_READAHEAD=0 in
+the environment, the table is opened with `readahead=False` (for a table larger than
+memory). Needs `pip install lmdb`.
 """
 import os
 import sys
@@ -23,7 +25,8 @@ db = None
 
 def init(table, dbname):
     global txn, db
-    env = lmdb.open(table, readonly=True, lock=False, subdir=False, max_dbs=4 if dbname else 0)
+    env = lmdb.open(table, readonly=True, lock=False, subdir=False, max_dbs=4 if dbname else 0,
+                    readahead=os.environ.get("JOIN_READAHEAD", "1") != "0")
     db = env.open_db(dbname.encode()) if dbname else None
     txn = env.begin(db=db, buffers=False)
 

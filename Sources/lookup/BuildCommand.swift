@@ -45,8 +45,8 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "Duplicate keys: error (stop and name both lines), first or last (keep that one).")
     var duplicates: DuplicatePolicy = .error
 
-    @Option(help: "Memory for sorting, e.g. 512M or 2G; beyond it, sorted runs spill to temp files.")
-    var memory: String = "1G"
+    @Option(help: "Memory for sorting, e.g. 512M or 2G; beyond it, sorted runs spill to temp files. (default: 1G, or half the memory limit when that is less: the cgroup's or the RAM)")
+    var memory: String?
 
     @Option(help: "Directory for temporary sort files (default: the table's directory).")
     var tempDir: String?
@@ -68,6 +68,7 @@ struct BuildCommand: ParsableCommand {
         if let delimiter, parseDelimiter(delimiter) == nil {
             throw ValidationError("--delimiter must be a single character other than a quote or newline, or 'tab'")
         }
+        guard let memory else { return }
         guard let bytes = parseSize(memory), bytes >= 16 << 20 else {
             throw ValidationError("--memory must be a size of at least 16M, like 512M or 2G")
         }
@@ -83,7 +84,7 @@ struct BuildCommand: ParsableCommand {
             options.record = RecordOptions(keyColumn: keyColumn, delimiter: delimiter.flatMap(parseDelimiter),
                                            header: header, keyField: keyField, database: database)
             options.duplicates = duplicates
-            options.memoryBudget = parseSize(memory) ?? 1 << 30
+            options.memoryBudget = memory.flatMap(parseSize) ?? BuildOptions.defaultMemoryBudget
             options.skipBadRecords = skipBadLines
             options.temporaryDirectory = tempDir
             options.keyIndex = index

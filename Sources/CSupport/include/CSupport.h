@@ -1,5 +1,5 @@
 /* CSupport: tiny C helpers Swift has no spelling for (cache prefetch hints, the fault guard's
- * signal handlers). */
+ * signal handlers, sync_file_range). */
 #ifndef LOOKUP_CSUPPORT_H
 #define LOOKUP_CSUPPORT_H
 
@@ -18,5 +18,9 @@ int lookup_fault_guard_arm(int fd, const char *before, const char *after, int st
 /* Trips an armed guard for `cause` (e.g. an LMDB assertion): writes its line and exits. Returns
  * (does nothing) when the guard is not armed. */
 void lookup_fault_guard_trip(const char *cause);
+
+/* Starts writing bytes [offset, offset + length) of fd to disk; with `wait`, waits until they
+ * are written (sync_file_range). 0, or -1 with errno. */
+int lookup_writeback(int fd, long long offset, long long length, int wait);
 
 #endif

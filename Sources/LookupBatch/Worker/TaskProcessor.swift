@@ -54,6 +54,11 @@ final class TaskProcessor<Job: LineJob> {
         }
         defer { if fd >= 0 { close(fd) } }
         var out = OutputBuffer(fd: fd, name: task.output, capacity: 256 << 10)
+        // A table larger than memory wants every page of memory: input and output pages go
+        // back to the kernel once used.
+        let tight = table.regime.kind == .largerThanMemory
+        input.dropsReadPages = tight
+        out.dropsWrittenPages = tight
         // A range that does not start the file begins at the first line starting in it.
         if task.start > 0 {
             try input.seek(to: task.start - 1)

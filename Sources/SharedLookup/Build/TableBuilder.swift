@@ -53,9 +53,14 @@ public struct BuildOptions: Sendable {
     /// loaded; left out when it would need more than `memoryBudget`.
     public var keyIndex: Bool = true
 
-    /// Creates options with sensible defaults (1 GiB sort memory, strict errors).
+    /// The default sort memory: 1 GiB, or half the memory this process may use (its memory
+    /// cgroup's limit, or the RAM) when that is less, so a build in a small container spills
+    /// sorted runs instead of thrashing.
+    public static var defaultMemoryBudget: Int { max(16 << 20, min(1 << 30, MemoryLimit.current.bytes / 2)) }
+
+    /// Creates options with sensible defaults (sort memory: `defaultMemoryBudget`, strict errors).
     public init(format: RecordFormat? = nil, record: RecordOptions = RecordOptions(), duplicates: DuplicatePolicy = .error,
-                memoryBudget: Int = 1 << 30, skipBadRecords: Bool = false, temporaryDirectory: String? = nil,
+                memoryBudget: Int = BuildOptions.defaultMemoryBudget, skipBadRecords: Bool = false, temporaryDirectory: String? = nil,
                 maxLineLength: Int = 16 << 20) {
         self.format = format
         self.record = record

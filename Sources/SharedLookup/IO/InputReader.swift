@@ -27,6 +27,11 @@ public final class InputReader {
     public private(set) var atOverlongLine = false
 
     private let fd: Int32
+    /// Hand the file's pages in the page cache back once read (`POSIX_FADV_DONTNEED` behind
+    /// the reader, every few MiB): for a job whose table does not fit in memory, where every
+    /// cached page of input is a page less for the table.
+    public var dropsReadPages = false
+    private var fileBytesRead = 0, fileBytesDropped = 0
     private let ownsFD: Bool
     private var inflater: Inflater?
     private var buffer: UnsafeMutableRawBufferPointer
@@ -105,6 +110,17 @@ public final class InputReader {
         if buffer.count > 0 { buffer.deallocate(); buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0) }
     }
 
+    /// Counts `n` more bytes read from the file, and drops the pages read so far from the
+    /// page cache every few MiB.
+    private func dropPages(read n: Int) {
+        fileBytesRead += n
+        if fileBytesRead - fileBytesDropped >= PageCacheRelease.step {
+            let upTo = fileBytesRead & ~(PageCacheRelease.step - 1)
+            PageCacheRelease.drop(fd, from: fileBytesDropped, to: upTo)
+            fileBytesDropped = upTo
+        }
+    }
+
     /// Reads raw bytes from the descriptor until at least `minimum` bytes are buffered or EOF.
     private func fillRaw(minimum: Int) throws(LookupError) {
         while end - start < minimum && !atEOF {
@@ -152,6 +168,7 @@ public final class InputReader {
             }
             if n == 0 { atEOF = true; return false }
             end += n
+            if dropsReadPages { dropPages(read: n) }
             return true
         }
     }
