@@ -4,7 +4,7 @@
 # limit counts the page cache). Needs root. Uses cgroup v2 when the machine's hierarchy has
 # the memory controller enabled, else v1. Prints to stderr one line:
 #   cgroup-run: wall SECONDS peak BYTES refaults N
-# and exits with CMD's status.
+# and exits with CMD's status. CGROUP_RUN_KEEP_CACHE=1 keeps the page cache (a warm run).
 set -euo pipefail
 limit=$1; shift
 [ "$(id -u)" -eq 0 ] || { echo "cgroup-run: needs root (memory cgroups, drop_caches)" >&2; exit 2; }
@@ -25,7 +25,7 @@ else
 fi
 cleanup() { rmdir "$cg" 2>/dev/null || true; }
 trap cleanup EXIT
-sync; echo 3 > /proc/sys/vm/drop_caches
+[ -n "${CGROUP_RUN_KEEP_CACHE:-}" ] || { sync; echo 3 > /proc/sys/vm/drop_caches; }
 start=$(date +%s%N)
 set +e
 sh -c 'echo $$ > "$1"; shift; exec "$@"' cgroup-run "$procs" "$@"
@@ -37,5 +37,5 @@ refaults=$(awk -v k="$refault_key" '$1==k || $1=="total_"k {print $2; exit}' "$c
 printf "cgroup-run: wall %d.%02d peak %s refaults %s\n" $(( (end - start) / 1000000000 )) $(( (end - start) / 10000000 % 100 )) "$peak" "${refaults:-0}" >&2
 # Pages cached in the group are moved to the parent when it is removed (v1) or stay charged
 # to it (v2); drop them so the next run starts cold.
-sync; echo 3 > /proc/sys/vm/drop_caches
+[ -n "${CGROUP_RUN_KEEP_CACHE:-}" ] || { sync; echo 3 > /proc/sys/vm/drop_caches; }
 exit $status
