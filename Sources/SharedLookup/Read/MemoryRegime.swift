@@ -101,8 +101,9 @@ public struct MemoryLimit: Sendable, Hashable {
         return best
     }
 
-    /// Limits set by the memory cgroups (v1 and v2) this process is in and their ancestors.
-    static func cgroupLimits() -> [MemoryLimit] {
+    /// Limits set by the memory cgroups (v1 and v2) this process is in and their ancestors;
+    /// `read` gives a file's text (the real files by default; tests give others).
+    static func cgroupLimits(read readText: (String) -> String? = readText) -> [MemoryLimit] {
         guard let membership = readText("/proc/self/cgroup"), let mounts = readText("/proc/self/mountinfo") else { return [] }
         var limits: [MemoryLimit] = []
         for line in membership.split(separator: "\n") {
@@ -166,7 +167,7 @@ public struct MemoryLimit: Sendable, Hashable {
     }
 
     /// A small text file's contents, or `nil`.
-    private static func readText(_ path: String) -> String? {
+    static func readText(_ path: String) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
