@@ -26,13 +26,25 @@ final class TaskProcessor<Job: LineJob> {
     /// size plus about 35 bytes a line in memory per worker.
     static var blockSize: Int { 3 << 20 }
 
+    /// The block size for `table`: larger than memory, blocks are as large as the memory
+    /// allows (up to 64 MiB), so each batch's records cover the file densely and its page
+    /// requests sweep it in order instead of seeking.
+    static func blockSize(for table: Table) -> Int {
+        table.regime.kind == .largerThanMemory ? max(blockSize, min(64 << 20, table.regime.memory.bytes / 16)) : blockSize
+    }
+
     /// How many kept keys ahead the second pass prefetches values.
     static var prefetchDistance: Int { 8 }
 
     /// What the first pass keeps of a block: where the block ends for this task, the lines
     /// whose keys were kept for lookup (in line order), and the keys themselves.
     private struct BlockScratch {
-        var batch = KeyBatch()
+        /// Values are used after the whole block's lookups: larger than memory, it keeps copies.
+        var batch: KeyBatch = {
+            var batch = KeyBatch()
+            batch.copiesValues = true
+            return batch
+        }()
         var keptLines: [Int32] = []
     }
     private var saved = BlockScratch()
@@ -46,7 +58,7 @@ final class TaskProcessor<Job: LineJob> {
 
     /// Runs one task: writes its output file and returns its counts and bad lines.
     func run(_ task: TaskMessage) throws -> (TaskCounts, [BadLine]) {
-        let input = try InputReader(path: task.input, maxLineLength: options.maxLineLength, blockSize: Self.blockSize)
+        let input = try InputReader(path: task.input, maxLineLength: options.maxLineLength, blockSize: Self.blockSize(for: table))
         var fd: Int32 = -1
         if Job.writesOutput {
             fd = open(task.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

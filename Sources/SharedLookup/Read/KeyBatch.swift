@@ -23,6 +23,15 @@ public struct KeyBatch {
     private var first: UnsafeRawBufferPointer?
     /// Larger than memory: kept keys by the file offset of their likely record.
     private var byOffset: [(offset: Int, item: Int32)] = []
+    /// Larger than memory: copies of the values found, which the kernel may take the pages
+    /// of before they are used.
+    private var copies: ValueCopies?
+
+    /// Whether values found are copied into the batch's own memory when the table is read
+    /// larger than memory: then `value(at:)` is valid until the next `lookUp` or `removeAll`
+    /// (not for the whole read transaction), and a large batch's values stay in memory while
+    /// the kernel reclaims the pages its later lookups read. Off by default.
+    public var copiesValues = false
 
     /// An empty batch.
     public init() {}
@@ -136,6 +145,9 @@ public struct KeyBatch {
     private mutating func lookUp(in reader: borrowing TableReader, index: KeyIndex, pages: PageRequests, indexResident: Bool) throws {
         let n = items.count
         byOffset.removeAll(keepingCapacity: true)
+        if copiesValues && self.copies == nil { self.copies = ValueCopies() }
+        let copies = copiesValues ? self.copies : nil
+        copies?.removeAll()
         try items.withUnsafeMutableBufferPointer { items in
             for i in 0..<n { items[i].prefix = KeyIndex.hash(items[i].bytes) }
             if !indexResident {
@@ -153,18 +165,27 @@ public struct KeyBatch {
                         if end < n { pages.willNeed(sortedOffsets: order[end ..< min(end + w, n)].lazy.map(\.offset)) }
                         for position in start ..< end {
                             let i = Int(order[position].item)
+                            var value: UnsafeRawBufferPointer?
                             switch index.find(items[i].bytes, hash: items[i].prefix) {
-                            case .found(let value):
+                            case .found(let v): value = v
+                            case .missing: value = nil
+                            case .unknown: value = try reader.treeValue(for: items[i].bytes)
+                            }
+                            guard let value else { continue }
+                            if let copies {
+                                // Where it will be in the copies (their memory may still move).
+                                found[i] = Found(start: UnsafeRawPointer(bitPattern: copies.append(value) + 1), count: value.count)
+                            } else {
                                 found[i] = Found(start: value.baseAddress, count: value.count)
-                            case .missing:
-                                break
-                            case .unknown:
-                                if let value = try reader.treeValue(for: items[i].bytes) {
-                                    found[i] = Found(start: value.baseAddress, count: value.count)
-                                }
                             }
                         }
                         start = end
+                    }
+                    // Now that the copies stay put, point at them.
+                    if let copies {
+                        for i in found.indices where found[i].start != nil {
+                            found[i].start = UnsafeRawPointer(copies.base) + (Int(bitPattern: found[i].start) - 1)
+                        }
                     }
                 }
             }
@@ -178,10 +199,45 @@ public struct KeyBatch {
         try found.withUnsafeBufferPointer { try body(KeyBatchValues(found: $0)) }
     }
 
-    /// The value of the `i`-th kept key after `lookUp` (borrowed from the map), or `nil`.
+    /// The value of the `i`-th kept key after `lookUp` (borrowed from the map, or from the
+    /// batch with `copiesValues`), or `nil`.
     @inline(__always)
     public func value(at i: Int) -> UnsafeRawBufferPointer? {
         withValues { $0[i] }
+    }
+}
+
+/// Copies of values, back to back in memory of their own (a batch larger than memory reads
+/// them while the kernel may reclaim their pages).
+final class ValueCopies {
+    private(set) var base: UnsafeMutableRawPointer
+    private var capacity: Int
+    private var count = 0
+
+    init() {
+        capacity = 1 << 20
+        base = .allocate(byteCount: capacity, alignment: 8)
+    }
+
+    deinit { base.deallocate() }
+
+    func removeAll() { count = 0 }
+
+    /// Appends `bytes`; returns their offset.
+    @inline(__always)
+    func append(_ bytes: UnsafeRawBufferPointer) -> Int {
+        if count + bytes.count > capacity {
+            let bigger = max(capacity * 2, count + bytes.count)
+            let new = UnsafeMutableRawPointer.allocate(byteCount: bigger, alignment: 8)
+            new.copyMemory(from: base, byteCount: count)
+            base.deallocate()
+            base = new
+            capacity = bigger
+        }
+        let at = count
+        if let from = bytes.baseAddress { (base + at).copyMemory(from: from, byteCount: bytes.count) }
+        count += bytes.count
+        return at
     }
 }
 

@@ -34,16 +34,21 @@ struct PageRequests {
         }
     }
 
+    /// Pages between two wanted ones are read too when there are at most this many: one
+    /// longer read costs less than two seeks, so a dense batch sweeps the file.
+    static let bridgedGap = 8
+
     /// Starts reading the pages holding the given byte offsets of the map, which must be in
-    /// ascending order (0 and offsets past the map are skipped); neighbouring pages are asked
-    /// for together.
+    /// ascending order (0 and offsets past the map are skipped); pages near each other are
+    /// asked for together, with the few between them.
     func willNeed<S: Sequence>(sortedOffsets offsets: S) where S.Element == Int {
         var runStart = -1, runEnd = -1
+        let bridge = Self.bridgedGap * Self.pageSize
         for offset in offsets where offset > 0 && offset < size {
             let page = offset & ~(Self.pageSize - 1)
-            if page == runEnd - Self.pageSize { continue }
-            if page == runEnd {
-                runEnd += Self.pageSize
+            if page < runEnd { continue }
+            if runStart >= 0 && page - runEnd <= bridge {
+                runEnd = page + Self.pageSize
                 continue
             }
             if runStart >= 0 { willNeed(offset: runStart, count: runEnd - runStart) }
