@@ -37,7 +37,7 @@ public struct StreamMapper {
         let table = options.verify ? try Table.openVerified(path: options.table) : try Table(path: options.table)
         let processor = try TaskProcessor<J>(table: table, options: options)
         let input = try InputReader(descriptor: inputFD, name: "<stdin>", maxLineLength: options.maxLineLength,
-                                    blockSize: TaskProcessor<J>.blockSize(for: table))
+                                    blockSize: TaskProcessor<J>.blockSize(for: table, workers: 1))
         var out = OutputBuffer(fd: outputFD, name: "<stdout>", capacity: 256 << 10)
         var reported = TaskCounts()
         var lastReport = Date()
