@@ -134,8 +134,10 @@ done
 # Warm, uncapped: the cache is kept from a run just before.
 for p in lookup c; do
   [[ " $PROGRAMS " == *" $p "* ]] || continue
+  export CGROUP_RUN_KEEP_CACHE=1
   RECORD=0 run_program "$p" 0 "$DATA/out-$p"
-  CGROUP_RUN_KEEP_CACHE=1 SUFFIX=" (warm)" run_program "$p" 0 "$DATA/out-$p"
+  SUFFIX=" (warm)" run_program "$p" 0 "$DATA/out-$p"
+  unset CGROUP_RUN_KEEP_CACHE
 done
 
 python3 "$BENCH/summarize_capped.py" "$JSONL" "$OUT.md" "$OUT.svg"
