@@ -70,12 +70,9 @@ struct KeyIndex: @unchecked Sendable {
     /// Reads an index from its stored bytes, for a file of `fileSize` bytes mapped at `map`;
     /// `nil` if they are not an index.
     init?(stored: UnsafeRawBufferPointer, map: UnsafeRawPointer, fileSize: Int) {
-        guard stored.count >= Self.headerSize,
-              stored.loadUnaligned(as: UInt64.self) == Self.magic else { return nil }
-        let buckets = stored.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-        let offset = Int(stored.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
-        let perBucket = Int(stored.loadUnaligned(fromByteOffset: 20, as: UInt32.self))
-        let keys = stored.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
+        guard let header = KeyIndexHeader(stored), header.magic == Self.magic else { return nil }
+        let buckets = header.buckets, keys = header.keys
+        let offset = Int(header.bucketsOffset), perBucket = Int(header.slotsPerBucket)
         guard buckets > 0, buckets < UInt64(Int.max / 64), perBucket == Self.slotsPerBucket,
               offset >= Self.headerSize, offset + Int(buckets) * 64 <= stored.count,
               keys < buckets * UInt64(Self.slotsPerBucket) else { return nil }
@@ -88,8 +85,8 @@ struct KeyIndex: @unchecked Sendable {
 
     /// The file offsets of the first and last keys' nodes, as recorded at build time.
     static func recordedEnds(_ stored: UnsafeRawBufferPointer) -> (first: Int, last: Int) {
-        (Int(truncatingIfNeeded: stored.loadUnaligned(fromByteOffset: 32, as: UInt64.self)),
-         Int(truncatingIfNeeded: stored.loadUnaligned(fromByteOffset: 40, as: UInt64.self)))
+        guard let header = KeyIndexHeader(stored) else { return (-1, -1) }
+        return (Int(truncatingIfNeeded: header.firstNode), Int(truncatingIfNeeded: header.lastNode))
     }
 
     /// A 64-bit hash of `key` (multiply-rotate over 8-byte words, then a final mix).
@@ -198,9 +195,55 @@ struct KeyIndex: @unchecked Sendable {
     static func agrees(_ stored: UnsafeRawBufferPointer, map: UnsafeRawPointer, transaction: Int,
                        first: UnsafeRawBufferPointer?, last: UnsafeRawBufferPointer?) -> Bool {
         let ends = recordedEnds(stored)
-        guard let first, let last,
-              stored.loadUnaligned(fromByteOffset: 48, as: UInt64.self) == UInt64(truncatingIfNeeded: transaction) else { return false }
+        guard let first, let last, let header = KeyIndexHeader(stored),
+              header.transaction == UInt64(truncatingIfNeeded: transaction) else { return false }
         return first.baseAddress! - map == ends.first + LeafNode.headerSize && last.baseAddress! - map == ends.last + LeafNode.headerSize
+    }
+}
+
+/// The key index's header, as the layout comment at the top of this file gives it: read and
+/// written by field, little-endian.
+struct KeyIndexHeader: Equatable {
+    var magic: UInt64
+    var buckets: UInt64
+    var bucketsOffset: UInt32
+    var slotsPerBucket: UInt32
+    var keys: UInt64 = 0
+    var firstNode: UInt64 = 0
+    var lastNode: UInt64 = 0
+    var transaction: UInt64
+
+    init(magic: UInt64, buckets: UInt64, bucketsOffset: UInt32, slotsPerBucket: UInt32, transaction: UInt64) {
+        self.magic = magic
+        self.buckets = buckets
+        self.bucketsOffset = bucketsOffset
+        self.slotsPerBucket = slotsPerBucket
+        self.transaction = transaction
+    }
+
+    /// The header at the start of `stored`; `nil` when it is too short to hold one.
+    init?(_ stored: UnsafeRawBufferPointer) {
+        guard stored.count >= KeyIndex.headerSize else { return nil }
+        func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: stored.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+        func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: stored.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+        magic = u64(0)
+        buckets = u64(8)
+        bucketsOffset = u32(16)
+        slotsPerBucket = u32(20)
+        keys = u64(24)
+        firstNode = u64(32)
+        lastNode = u64(40)
+        transaction = u64(48)
+    }
+
+    /// Writes the header at the start of `stored`.
+    func store(into stored: UnsafeMutableRawBufferPointer) {
+        precondition(stored.count >= KeyIndex.headerSize)
+        for (at, value) in [(0, magic), (8, buckets), (24, keys), (32, firstNode), (40, lastNode), (48, transaction)] {
+            stored.storeBytes(of: value.littleEndian, toByteOffset: at, as: UInt64.self)
+        }
+        stored.storeBytes(of: bucketsOffset.littleEndian, toByteOffset: 16, as: UInt32.self)
+        stored.storeBytes(of: slotsPerBucket.littleEndian, toByteOffset: 20, as: UInt32.self)
     }
 }
 
@@ -247,11 +290,8 @@ extension KeyIndex {
         guard let firstKey, let map = MapBounds.base(of: firstKey, pageSize: pageSize) else { return false }
         let buckets = UInt64(bucketCount(forKeys: records))
         stored.initializeMemory(as: UInt8.self, repeating: 0)
-        stored.storeBytes(of: magic, toByteOffset: 0, as: UInt64.self)
-        stored.storeBytes(of: buckets, toByteOffset: 8, as: UInt64.self)
-        stored.storeBytes(of: UInt32(bucketsOffset), toByteOffset: 16, as: UInt32.self)
-        stored.storeBytes(of: UInt32(slotsPerBucket), toByteOffset: 20, as: UInt32.self)
-        stored.storeBytes(of: UInt64(txn.id), toByteOffset: 48, as: UInt64.self)
+        var header = KeyIndexHeader(magic: magic, buckets: buckets, bucketsOffset: UInt32(bucketsOffset),
+                                    slotsPerBucket: UInt32(slotsPerBucket), transaction: UInt64(txn.id))
         let slots = stored.baseAddress! + bucketsOffset
         var count = 0
         var first = -1, last = -1
@@ -313,9 +353,10 @@ extension KeyIndex {
         insertPending()
         if last > 0 { release(below: last + pageSize, always: true) }
         guard sound, count == records else { return false }
-        stored.storeBytes(of: UInt64(count), toByteOffset: 24, as: UInt64.self)
-        stored.storeBytes(of: UInt64(max(first, 0)), toByteOffset: 32, as: UInt64.self)
-        stored.storeBytes(of: UInt64(max(last, 0)), toByteOffset: 40, as: UInt64.self)
+        header.keys = UInt64(count)
+        header.firstNode = UInt64(max(first, 0))
+        header.lastNode = UInt64(max(last, 0))
+        header.store(into: stored)
         return true
     }
 }

@@ -6,7 +6,6 @@
 // memory (MemoryRegime), the keys are looked up in the order their records sit in the file,
 // and the pages of the next few thousand are requested from the disk together before the
 // current ones are read. Small: about 40 bytes per key, reused from batch to batch.
-import CLMDB
 import CSupport
 import LMDB
 
@@ -83,26 +82,15 @@ public struct KeyBatch {
             return
         }
         let skip = sharedPrefix == Int.max ? 0 : sharedPrefix
-        let path = reader.table.path
         try items.withUnsafeMutableBufferPointer { items in
             for i in items.indices { items[i].prefix = keyPrefix(items[i].bytes, from: skip) }
             sortByKey(items) { $0.bytes }
-            var cursor: OpaquePointer?
-            let rc = mdb_cursor_open(reader.txn, reader.dbi, &cursor)
-            guard rc == 0, let cursor else {
-                throw LookupError(LMDBError(code: rc, operation: "mdb_cursor_open"), path: path)
-            }
-            defer { mdb_cursor_close(cursor) }
-            try found.withUnsafeMutableBufferPointer { found in
-                for item in items {
-                    var k = MDB_val(mv_size: Int(item.count), mv_data: UnsafeMutableRawPointer(mutating: item.key))
-                    var v = MDB_val()
-                    let rc = mdb_cursor_get(cursor, &k, &v, MDB_SET)
-                    if rc == 0 {
-                        try reader.checkBounds(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size), "mdb_cursor_get")
-                        found[Int(item.index)] = Found(start: UnsafeRawPointer(v.mv_data), count: v.mv_size)
-                    } else if rc != MDB_NOTFOUND {
-                        throw LookupError(LMDBError(code: rc, operation: "mdb_cursor_get"), path: path)
+            try reader.withCursor { cursor in
+                try found.withUnsafeMutableBufferPointer { found in
+                    for item in items {
+                        if let value = try cursor.find(item.bytes)?.value {
+                            found[Int(item.index)] = Found(start: value.baseAddress, count: value.count)
+                        }
                     }
                 }
             }

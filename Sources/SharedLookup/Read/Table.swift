@@ -228,7 +228,7 @@ public final class Table: @unchecked Sendable {
     public func read<R>(_ body: (borrowing TableReader) throws -> R) throws -> R {
         do {
             return try environment.read { txn in
-                try body(TableReader(transaction: txn.handle, database: database, table: self))
+                try body(TableReader(view: ReadView(txn, database: database), table: self))
             }
         } catch let error as LMDBError {
             throw LookupError(error, path: path)

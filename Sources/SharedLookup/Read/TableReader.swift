@@ -1,21 +1,17 @@
 // TableReader: lookups inside one read transaction, the hot path of every job. Point lookups
 // (through the key index, or `mdb_get`), batches (see KeyBatch), scans and counts.
-import CLMDB
 import LMDB
 
 /// Lookups inside one read transaction of a `Table`, lent to a closure by `Table.read`.
 /// Values point into the memory map: valid until the closure returns.
 public struct TableReader: ~Copyable {
-    let txn: OpaquePointer
-    let dbi: MDB_dbi
-    let database: Database
+    /// The records' database in the read transaction: LMDB's door.
+    let view: ReadView
     /// The table being read.
     public let table: Table
 
-    init(transaction: OpaquePointer, database: Database, table: Table) {
-        self.txn = transaction
-        self.dbi = database.dbi
-        self.database = database
+    init(view: ReadView, table: Table) {
+        self.view = view
         self.table = table
     }
 
@@ -36,16 +32,7 @@ public struct TableReader: ~Copyable {
 
     /// The value for `key` from the B+tree (`mdb_get`), or `nil`.
     func treeValue(for key: UnsafeRawBufferPointer) throws(LookupError) -> UnsafeRawBufferPointer? {
-        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
-        var v = MDB_val()
-        let rc = mdb_get(txn, dbi, &k, &v)
-        if rc == 0 {
-            let value = UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
-            try checkBounds(value, "mdb_get")
-            return value
-        }
-        if rc == MDB_NOTFOUND { return nil }
-        throw LookupError(LMDBError(code: rc, operation: "mdb_get"), path: table.path)
+        do { return try view.get(key) } catch { throw LookupError(error, path: table.path) }
     }
 
     /// Whether a B+tree descent finds `key` with its value at `value`, where a walk found it
@@ -53,14 +40,6 @@ public struct TableReader: ~Copyable {
     func descentFinds(_ key: UnsafeRawBufferPointer, at value: UnsafeRawPointer?) -> Bool {
         guard let found = try? treeValue(for: key) else { return false }
         return found.baseAddress == value
-    }
-
-    /// Throws `LookupError.damaged` unless `bytes`, read from the B+tree, lies inside the file.
-    @inline(__always)
-    func checkBounds(_ bytes: UnsafeRawBufferPointer, _ operation: String) throws(LookupError) {
-        do { try table.environment.readBounds?.check(bytes, operation, path: table.path) } catch {
-            throw LookupError(error, path: table.path)
-        }
     }
 
     /// Calls `body` with the value for `key` (or `nil`).
@@ -130,17 +109,14 @@ public struct TableReader: ~Copyable {
 
     /// B+tree statistics of the records' database.
     public func stat() throws -> DatabaseStat {
-        var s = MDB_stat()
-        let rc = mdb_stat(txn, dbi, &s)
-        if rc != 0 { throw LookupError(LMDBError(code: rc, operation: "mdb_stat"), path: table.path) }
-        return DatabaseStat(s)
+        do { return try view.stat() } catch { throw LookupError(error, path: table.path) }
     }
 
     /// Runs `body` with a cursor over the records.
     public func withCursor<R>(_ body: (inout Cursor) throws -> R) throws -> R {
         var cursor: Cursor
         do {
-            cursor = try Cursor(transaction: txn, database: database, path: table.path, bounds: table.environment.readBounds)
+            cursor = try view.cursor()
         } catch {
             throw LookupError(error, path: table.path)
         }
