@@ -105,13 +105,12 @@ final class TaskProcessor<Job: LineJob> {
 
         var counts = TaskCounts()
         // Bad lines are tallied apart from `counts`, which the block loop holds inout.
-        var bad: [BadLine] = []
-        var fresh: [BadLine] = []
-        var badCount = 0
+        // The task's bad lines, and those of the block at hand.
+        var bad = Samples<BadLine>(limit: Self.badLineSamples)
+        var fresh = Samples<BadLine>(limit: Self.badLineSamples)
         func noteBad(_ line: Int, _ message: String) {
-            badCount += 1
-            if bad.count < Self.badLineSamples { bad.append(BadLine(line: line, message: message)) }
-            if fresh.count < Self.badLineSamples { fresh.append(BadLine(line: line, message: message)) }
+            bad.add(BadLine(line: line, message: message))
+            fresh.add(BadLine(line: line, message: message))
         }
         var scratch = saved
         saved = BlockScratch()
@@ -132,8 +131,8 @@ final class TaskProcessor<Job: LineJob> {
                 counts.lines += 1
                 noteBad(lineNumber, "line longer than the limit of \(options.maxLineLength) bytes (--max-line)")
                 try input.skipLine()
-                counts.badLines = badCount
-                try afterBlock(counts, &out, fresh)
+                counts.badLines = bad.count
+                try afterBlock(counts, &out, fresh.kept)
                 continue
             }
             // Only lines that start before the end of the range are this task's.
@@ -143,12 +142,12 @@ final class TaskProcessor<Job: LineJob> {
                         lineNumber: &lineNumber, headerPending: &headerPending, extractor: extractor,
                         output: &out, noteBad: noteBad)
             counts.bytes = min(input.bytesConsumed, end) - start
-            counts.badLines = badCount
-            try afterBlock(counts, &out, fresh)
+            counts.badLines = bad.count
+            try afterBlock(counts, &out, fresh.kept)
             if stop { break reading }
         }
-        counts.badLines = badCount
-        return (counts, bad)
+        counts.badLines = bad.count
+        return (counts, bad.kept)
     }
 
     private enum Block {

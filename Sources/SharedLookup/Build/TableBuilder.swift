@@ -107,8 +107,7 @@ public final class TableBuilder {
     private let sorter: RecordSorter
     private var sources: [String] = []
     private var formats: [String] = []
-    private var badRecords = 0
-    private var badSamples: [LookupError] = []
+    private var bad = Samples<LookupError>(limit: TableBuilder.sampleLimit)
     private var published = false
 
     /// How many bad-record errors a report keeps.
@@ -226,8 +225,7 @@ public final class TableBuilder {
 
         mutating func badRecord(_ error: LookupError) throws {
             if !builder.options.skipBadRecords { throw error }
-            builder.badRecords += 1
-            if builder.badSamples.count < TableBuilder.sampleLimit { builder.badSamples.append(error) }
+            builder.bad.add(error)
         }
     }
 
@@ -257,7 +255,7 @@ public final class TableBuilder {
         if dirFD >= 0 { fsync(dirFD); close(dirFD) }
         return BuildReport(
             records: metadata.records, recordsRead: sorter.count, duplicatesDropped: metadata.duplicatesDropped,
-            badRecords: badRecords, badRecordSamples: badSamples, inputWasSorted: sorter.inputSorted,
+            badRecords: bad.count, badRecordSamples: bad.kept, inputWasSorted: sorter.inputSorted,
             runsSpilled: runs, fileSize: fileSize, metadata: metadata)
     }
 
@@ -315,7 +313,7 @@ public final class TableBuilder {
                 keyField: formats.contains("jsonl") ? options.record.keyField : nil,
                 delimiter: formats.contains(where: { $0 == "csv" || $0 == "tsv" })
                     ? options.record.delimiter.map { String(UnicodeScalar($0)) } ?? (formats.contains("tsv") ? "\t" : ",") : nil,
-                duplicates: options.duplicates.rawValue, duplicatesDropped: dropped, badRecordsSkipped: badRecords,
+                duplicates: options.duplicates.rawValue, duplicatesDropped: dropped, badRecordsSkipped: bad.count,
                 contentHash: hash.hex)
             let encoded = try metadata.encoded()
             sorter.releaseMemory()
