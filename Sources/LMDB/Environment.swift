@@ -3,12 +3,6 @@
 // remembers the process that opened it and refuses to work in any other (after `fork()`).
 import CLMDB
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Options applied before `mdb_env_open`.
 public struct EnvironmentOptions: Sendable, Hashable {
     /// Flags passed to `mdb_env_open`.

@@ -2,12 +2,6 @@
 // its message, the operation that failed and the environment's path.
 import CLMDB
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// An error returned by liblmdb, with the code, its message, the failed operation and the path
 /// of the environment it happened on.
 public struct LMDBError: Error, CustomStringConvertible, Equatable, Sendable {

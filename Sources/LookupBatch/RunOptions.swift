@@ -89,8 +89,3 @@ public struct RunOptions: Codable, Sendable {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -6,12 +6,6 @@
 import Foundation
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A file's identity: the device and inode that a path names.
 public struct FileIdentity: Hashable, Sendable, CustomStringConvertible {
     /// `st_dev`.

@@ -7,12 +7,6 @@
 import Foundation
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A table opened for serving, and the file it was opened from.
 struct VerifiedTable {
     /// The opened table, named by the served path.

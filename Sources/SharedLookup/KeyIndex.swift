@@ -31,12 +31,6 @@
 import CSupport
 import LMDB
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A hash index over a table's keys, read from the table's memory map (valid while its
 /// `Table` is open; only the table holds one).
 struct KeyIndex: @unchecked Sendable {
@@ -187,7 +181,6 @@ struct KeyIndex: @unchecked Sendable {
         }
         return .missing
     }
-
 
     /// Whether the index describes the table as the read transaction `transaction` sees it: it
     /// was stored by the last transaction, and the node offsets it recorded for the first and

@@ -2,12 +2,6 @@
 // ordered first by 8 bytes taken after the prefix they all share (an LSD radix sort, stable),
 // then runs of equal 8-byte prefixes by their full keys (insertion sort, stable).
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The 8 bytes of `key` from `offset` as a big-endian integer (zero-padded): comparing these
 /// orders keys as LMDB does wherever they differ, for keys that agree before `offset`.
 @inline(__always)

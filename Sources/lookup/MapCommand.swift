@@ -4,12 +4,6 @@ import ArgumentParser
 import LookupBatch
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 struct MapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "map",

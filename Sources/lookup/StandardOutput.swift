@@ -2,12 +2,6 @@
 // a closed pipe) is an error with exit status 2 instead of being lost as `print` loses it.
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Writes `line` and a newline to standard output and flushes it; throws a `LookupError`
 /// naming `<stdout>` when the write fails.
 func printOutput(_ line: String) throws(LookupError) {

@@ -4,12 +4,6 @@ import ArgumentParser
 import Foundation
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Exit statuses of `lookup`.
 enum Status {
     /// A key was missing (`get`).

@@ -3,12 +3,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 @Suite("lookup run: bad input")
 struct BatchBadInputTests {
     /// Writes a generated CSV file of `lines` lines and returns its spec (relative to `dir`).

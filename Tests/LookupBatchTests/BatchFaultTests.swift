@@ -3,12 +3,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A worker to kill: the run's config and which task (by the file it belongs to).
 struct FaultCase: Sendable, CustomTestStringConvertible {
     enum Target: Sendable { case bigRange(Int), smallGzip }

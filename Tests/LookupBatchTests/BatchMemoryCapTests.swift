@@ -5,12 +5,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 @Suite("lookup run: tables larger than the memory limit", .serialized)
 struct BatchMemoryCapTests {
     /// A table of `keys` records (16 hex digits, 40-byte values) and `files` inputs of

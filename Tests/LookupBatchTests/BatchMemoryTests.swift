@@ -3,12 +3,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The peak summed PSS of a run's process tree, sampled while it runs.
 struct PSSMeasurement {
     var peakKB = 0

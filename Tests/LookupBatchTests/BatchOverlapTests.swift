@@ -3,12 +3,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 @Suite("lookup run: inputs inside the output directory")
 struct BatchOverlapTests {
     /// One refused run: its INPUT arguments, how OUT is spelled, and the input the message names.

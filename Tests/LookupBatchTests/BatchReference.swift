@@ -1,12 +1,6 @@
 // The naive single-process reference for `lookup run`: table CSV into a dictionary, then line by line.
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A growable byte buffer (memcpy appends: test code is built unoptimized, so no per-byte loops).
 final class ByteSink {
     private var base: UnsafeMutablePointer<UInt8>

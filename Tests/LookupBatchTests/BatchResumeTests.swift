@@ -3,12 +3,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 @Suite("lookup run: resume and existing results", .serialized)
 struct BatchResumeTests {
     @Test("stop after 3 files (exit 143), --resume finishes; done files untouched; plain rerun refused; changed input redone; --overwrite")

@@ -3,12 +3,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 @Suite("lookup run: SIGTERM and Ctrl-C", .serialized)
 struct BatchSignalTests {
     /// After an interrupted run into `out`: the outputs present are exactly those the job log

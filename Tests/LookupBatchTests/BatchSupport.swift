@@ -4,12 +4,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 // MARK: - Running lookup
 
 /// What a finished `lookup` process did.

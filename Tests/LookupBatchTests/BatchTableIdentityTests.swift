@@ -3,12 +3,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Builds `lmdb` from `csv` with `lookup build` (published by rename: a new inode each time).
 private func buildTable(_ csv: String, _ lmdb: String) throws {
     let r = try runLookup(["build", csv, "-o", lmdb])

@@ -6,12 +6,6 @@ import LookupTestSupport
 import Testing
 @testable import LookupBatch
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 @Suite("coordinator: output assembly")
 struct OutputAssemblerTests {
     /// Three input files; the second one's output is in a subdirectory.

@@ -5,12 +5,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// `lookup map ...` with pipes on stdin and stdout (stderr to a file), default signals.
 /// Its descriptors are only read and written, one thread each, so it crosses threads safely.
 final class PipedLookup: @unchecked Sendable {

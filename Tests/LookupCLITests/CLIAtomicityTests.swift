@@ -3,12 +3,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 @Suite("lookup build: atomic publish", .serialized)
 struct CLIAtomicityTests {
     /// A directory with a published table `t.lmdb` built from `old.csv`; returns its values.

@@ -8,10 +8,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 @Suite("Fault injection: damaged tables given to every command")
 struct CLIFaultInjectionTests {
     /// One command run against the table, with what it needs.

@@ -4,12 +4,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 // MARK: - Running processes
 
 /// Runs `body` with SIGPIPE blocked in this thread, discarding one raised meanwhile, so a

@@ -9,12 +9,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Checks that `connection` gets version `version`'s values for `keys` and 404 for keys not in
 /// the table.
 func expectServes(version: Int, keys: [String], on connection: HTTPConnection, sourceLocation: SourceLocation = #_sourceLocation) throws {

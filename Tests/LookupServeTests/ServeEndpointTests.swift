@@ -4,12 +4,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Keys with bytes that need percent-encoding, and their values.
 let awkwardRecords: [(String, String)] = [
     ("plain", "value one"),

@@ -6,12 +6,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Checks that `reply` is an error with status `status` and a JSON body whose message
 /// contains each of `mentions`.
 func expectJSONError(_ reply: HTTPReply, _ status: Int, mentions: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) {

@@ -5,12 +5,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 @Suite(.serialized) struct ServeLifecycleTests {
     @Test(arguments: [SIGTERM, SIGINT])
     func shutdownFinishesInFlightRequests(signal: Int32) throws {

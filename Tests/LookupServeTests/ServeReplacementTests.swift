@@ -5,12 +5,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// What the client loops saw, shared between their threads.
 final class LoadLog: @unchecked Sendable {
     private let lock = NSLock()

@@ -6,12 +6,6 @@ import LookupTestSupport
 import SharedLookup
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 // MARK: - Tables
 
 /// The value key `key` has in version `version` of the test tables: the version is readable

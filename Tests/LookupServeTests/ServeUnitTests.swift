@@ -7,12 +7,6 @@ import SharedLookup
 import Testing
 @testable import LookupServe
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// How the tests in this process verify tables: the built `lookup` in a fresh process (a child
 /// forked from the busy test runner could hang on a lock another thread held at the fork).
 let testVerifier = TableVerifier.process(executable: TestBinaries.lookup, arguments: ["serve", "--verify-only"])

@@ -6,12 +6,6 @@
 // environment removed unless asked for.
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// What a finished process did.
 public struct ProcessOutput: Sendable {
     /// Its process id.

@@ -3,12 +3,6 @@
 // the whole process go too); each `TempDir` is removed with its contents when released.
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The system temp directory, without a trailing slash.
 public let temporaryDirectory: String = {
     var path = NSTemporaryDirectory()

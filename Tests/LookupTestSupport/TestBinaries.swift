@@ -3,12 +3,6 @@
 // it) and system tools on PATH.
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The programs the tests run.
 public enum TestBinaries {
     /// The package root, found from this file's path (<repo>/Tests/LookupTestSupport/TestBinaries.swift).

@@ -6,12 +6,6 @@
 import Foundation
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Runs a batch: every line of every input file looked up in one table by worker processes.
 ///
 /// With a custom `LineJob` and the default `spawn` start, the app's own executable is started

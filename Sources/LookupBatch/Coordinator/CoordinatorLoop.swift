@@ -6,12 +6,6 @@
 import Foundation
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Runs the planned tasks of one batch run on worker processes.
 final class CoordinatorLoop {
     private let options: RunOptions

@@ -4,12 +4,6 @@
 import Foundation
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Appends the whole file at `path` to `fd`; `name` names `fd` in a write error.
 func appendFile(_ path: String, to fd: Int32, name: String) throws {
     let input = open(path, O_RDONLY | O_CLOEXEC)

@@ -1,10 +1,5 @@
 // InterruptPipe: SIGINT and SIGTERM turned into a readable pipe for the length of a run, so the
 // coordinator's poll loop sees them beside its workers' reports and stops between events.
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Turns SIGINT/SIGTERM into a readable pipe, so the coordinator's poll loop sees them.
 final class InterruptPipe {

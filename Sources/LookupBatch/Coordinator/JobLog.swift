@@ -7,12 +7,6 @@
 import Foundation
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// One finished input file.
 struct JobLogEntry: Codable {
     var input: String

@@ -6,12 +6,6 @@
 import Foundation
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Puts the parts that workers write together into a run's outputs.
 final class OutputAssembler {
     /// The run's work directory (parts and assembled files before their rename).

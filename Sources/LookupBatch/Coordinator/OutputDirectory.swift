@@ -4,12 +4,6 @@
 import Foundation
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The output directory of a run (`--output DIR`) and the run's work directory.
 enum OutputDirectory {
     /// Names of work directories start with this (inside the output directory, or TMPDIR).

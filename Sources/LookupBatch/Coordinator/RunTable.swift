@@ -5,12 +5,6 @@
 // TableIdentity: what the job log records of that file, for `--resume` to compare.
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// What identifies the table a run read: its content hash (from the table's metadata, when it
 /// has some) and the file itself.
 struct TableIdentity: Codable, Equatable, Sendable {

@@ -5,12 +5,6 @@ import CSupport
 import Foundation
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A running worker process and its pipes.
 final class WorkerProcess {
     let pid: pid_t

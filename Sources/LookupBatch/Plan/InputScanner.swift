@@ -3,12 +3,6 @@
 // applied, and each file given the relative path its output mirrors.
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// One input file of a run.
 public struct InputFile: Sendable, Equatable {
     /// Its path as found.

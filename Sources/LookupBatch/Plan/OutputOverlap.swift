@@ -7,12 +7,6 @@
 import Foundation
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The check that inputs and the output directory do not overlap.
 enum OutputOverlap {
     /// Throws a one-line usage error naming the input and `output` when an INPUT argument is a

@@ -5,12 +5,6 @@
 import Foundation
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Runs a job over standard input, writing to standard output.
 public struct StreamMapper {
     /// The run's options (`inputs` and `output` are ignored).

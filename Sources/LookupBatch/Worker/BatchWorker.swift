@@ -5,12 +5,6 @@
 import Foundation
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Entry points of worker processes.
 public enum BatchWorker {
     /// Set in a spawned worker's environment: the run's options as JSON.

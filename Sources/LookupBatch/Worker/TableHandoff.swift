@@ -41,8 +41,3 @@ struct TableHandoff: Codable, Equatable, Sendable {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -5,12 +5,6 @@
 import LMDB
 import SharedLookup
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Processes tasks for one job in one worker process.
 final class TaskProcessor<Job: LineJob> {
     let table: Table

@@ -5,12 +5,6 @@
 
 import CSupport
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// One record handed back by `RecordSorter.next()`: borrowed until the next call.
 struct SortedRecord {
     var key: UnsafeRawBufferPointer

@@ -5,12 +5,6 @@
 import Foundation
 import LMDB
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// What to do when a key occurs more than once.
 public enum DuplicatePolicy: String, CaseIterable, Sendable, Codable {
     /// Fail, naming both occurrences (the default).

@@ -2,12 +2,6 @@
 // value, where the value is the rest of the record in the input's own text. Also holds the
 // small helpers the parsers in this folder share: a reusable byte buffer and the key checks.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 // MARK: - Shared helpers
 
 /// A growable byte buffer reused from record to record, so parsers do not allocate per line.

@@ -2,12 +2,6 @@
 // JSON scanner. The key is one named member; the value is an object of the other members,
 // each kept in its raw text.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Reads JSON Lines records: the member named `options.keyField` (a string, decoded, or a
 /// number, as written) is the key; the value is `{` + the other members' raw text joined by
 /// `,` + `}`, in their original order.

@@ -2,12 +2,6 @@
 // or TSV), for jobs that look each input line up in a table. No allocation per line: an
 // unquoted key is a slice of the line; a quoted one is decoded into a reused buffer.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Finds the key field of a line.
 public final class KeyExtractor {
     /// The outcome for one line.

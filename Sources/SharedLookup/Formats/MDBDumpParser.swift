@@ -1,12 +1,6 @@
 // MDBDumpParser: reads the text format of LMDB's `mdb_dump` (`format=bytevalue` or
 // `format=print`), one or several database sections, and loads the records of one of them.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Reads an `mdb_dump` dump. Each section is a header (`VERSION=3` ... `HEADER=END`), pairs of
 /// data lines (a key line and a value line, each starting with one space), and `DATA=END`.
 ///

@@ -3,12 +3,6 @@
 // Line ends are "\n" or "\r\n"; a missing final newline still ends the last line.
 import CZlib
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Reads one input in large blocks. Lines and byte runs it returns borrow its buffer: they are
 /// valid until the next call on the reader. Gzip input (by `.gz` extension or by its magic
 /// bytes) is decompressed transparently; `-` reads standard input.

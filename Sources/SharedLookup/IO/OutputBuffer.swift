@@ -3,12 +3,6 @@
 
 import CSupport
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Buffers bytes and writes them to a file descriptor in large blocks.
 public struct OutputBuffer: ~Copyable {
     /// The descriptor written to.

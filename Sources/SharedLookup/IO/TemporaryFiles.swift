@@ -4,12 +4,6 @@
 
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A process-wide list of temp files to delete if the process is interrupted.
 public enum TemporaryFiles {
     // Fixed C storage, so the signal handler reads it without allocating or locking.

@@ -7,12 +7,6 @@
 import CSupport
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// How `Table.verifyIsolated` runs its check in a process other than the caller's.
 public enum TableVerifier: Sendable, Hashable {
     /// A forked child runs the check. The child runs Swift code after `fork()`: if another

@@ -13,11 +13,6 @@
 //   of one fault at a time.
 //
 // `LOOKUP_REGIME=in-memory|larger-than-memory` in the environment overrides the detection.
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// How a table is read, chosen from its size and the memory available to this process.
 public struct MemoryRegime: Sendable, Hashable, CustomStringConvertible {

@@ -3,11 +3,6 @@
 // for one disk read; asking for many pages first (`MADV_WILLNEED`, which starts their reads
 // and returns) lets the device work on all of them at once, and asking in file order lets it
 // merge neighbours.
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Requests for pages of one memory map.
 struct PageRequests {

@@ -4,12 +4,6 @@
 import LMDB
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// How a table is opened.
 public struct TableOptions: Sendable, Hashable {
     /// Use LMDB's lock file (`TABLE-lock`). Off by default: a published table is never written

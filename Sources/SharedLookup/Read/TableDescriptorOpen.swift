@@ -3,12 +3,6 @@
 // same file even after a new table was renamed over its path. The table is still named by its
 // path in `Table.path` and in every error; the descriptor only decides which file is read.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 extension Table {
     /// Opens, read-only, the table file that the open descriptor `descriptor` refers to (which
     /// need not be the file at `path` any more: a table republished by rename leaves the

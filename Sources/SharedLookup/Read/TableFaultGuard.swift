@@ -5,12 +5,6 @@
 // It costs nothing on the lookup path: it is a signal handler, armed once per process.
 import CSupport
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Process-wide containment of faults from a damaged table (see the file comment).
 ///
 /// A command-line tool arms it once it knows which table it reads; from then on a fatal signal

@@ -3,12 +3,6 @@
 // LMDB follows what they say. The meta page's layout is LMDB's (`MetaPage`, LMDB/Layout.swift).
 import LMDB
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// What the meta pages of an LMDB data file say about it.
 struct TableFileHeader: Equatable {
     /// Page size the file was written with.
