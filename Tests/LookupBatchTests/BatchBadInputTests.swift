@@ -12,7 +12,7 @@ struct BatchBadInputTests {
         let sink = ByteSink()
         for _ in 0..<lines { maker.line(&rng, delimiter: 44, alwaysFields: false, into: sink); sink.append(10) }
         let bytes = sink.bytes
-        try writeBytes(dir + "/" + rel, bytes)
+        try writeFile(dir + "/" + rel, bytes)
         return InputSpec(path: dir + "/" + rel, rel: rel, gz: false, ref: referenceRun(bytes, table: table.map))
     }
 
@@ -60,13 +60,13 @@ struct BatchBadInputTests {
         let plain = try goodFile(input, "plain.csv", lines: 3000, seed: 3, table: table)
         // A good .gz, and the source of the broken one.
         let good = try goodFile(work.path, "good-src.csv", lines: 3000, seed: 4, table: table)
-        try writeGzip(input + "/good.csv.gz", try readBytes(good.path))
+        try writeGzip(input + "/good.csv.gz", try readFile(good.path))
         let source = try goodFile(work.path, "trunc-src.csv", lines: 20000, seed: 5, table: table)
-        try writeGzip(work.file("full.csv.gz"), try readBytes(source.path))
-        let gz = try readBytes(work.file("full.csv.gz"))
+        try writeGzip(work.file("full.csv.gz"), try readFile(source.path))
+        let gz = try readFile(work.file("full.csv.gz"))
         let truncated = input + "/trunc.csv.gz", fake = input + "/fake.csv.gz"
-        try writeBytes(truncated, Array(gz[0..<(gz.count / 2)]))
-        try writeText(fake, "this,is\nnot,gzip\n")
+        try writeFile(truncated, Array(gz[0..<(gz.count / 2)]))
+        try writeFile(fake, "this,is\nnot,gzip\n")
 
         let (r, s) = try run(table, [input, "-j", "2"], out: out, work)
         expectExit(r, 1, "broken .gz")
@@ -108,8 +108,8 @@ struct BatchBadInputTests {
         }
         // junk.csv has no quote bytes, so its key is exactly the text before the first comma.
         let exact = junk(quotes: false), wild = junk(quotes: true)
-        try writeBytes(input + "/junk.csv", exact)
-        try writeBytes(input + "/wild.csv", wild)
+        try writeFile(input + "/junk.csv", exact)
+        try writeFile(input + "/wild.csv", wild)
         let normal = try goodFile(input, "normal.csv", lines: 1000, seed: 6, table: table)
         let exactRef = referenceRun(exact, table: table.map), wildRef = referenceRun(wild, table: table.map)
 
@@ -133,7 +133,7 @@ struct BatchBadInputTests {
             expectFile(out + "/normal.csv", equals: normal.ref.output(mode), "normal.csv --mode \(mode.rawValue)")
             #expect(fileExists(out + "/wild.csv"), "wild.csv has no output")
             // Lines of wild.csv: each output line is an input line (join: with a value appended).
-            if mode == .anti, let got = try? readBytes(out + "/wild.csv") {
+            if mode == .anti, let got = try? readFile(out + "/wild.csv") {
                 var inputLines = Set<[UInt8]>()
                 for l in wild.split(separator: 10, omittingEmptySubsequences: false) {
                     var line = Array(l)
@@ -170,7 +170,7 @@ struct BatchBadInputTests {
             sink.append(10)
         }
         let bytes = sink.bytes
-        try writeBytes(input + "/cols.csv", bytes)
+        try writeFile(input + "/cols.csv", bytes)
         // Column 2 is often a quoted field holding a comma, so this reference splits CSV fields.
         let ref = csvReference(bytes, table: table.map, keyColumn: 3)
         #expect(Set(ref.badLines) == short, "test data: reference bad lines \(ref.badLines)")
@@ -210,7 +210,7 @@ struct BatchBadInputTests {
             if n < total { sink.append(10) }
         }
         let bytes = sink.bytes
-        try writeBytes(input + "/long.csv", bytes)
+        try writeFile(input + "/long.csv", bytes)
         let ref = referenceRun(bytes, table: table.map, maxLine: 1024)
         let expectedBad: Set<Int> = [5, 9, 14, 40]
         #expect(Set(ref.badLines) == expectedBad, "test data: reference bad lines \(ref.badLines)")
@@ -230,7 +230,7 @@ struct BatchBadInputTests {
         let table = try sharedTable.get()
         let work = try TempDir("empty")
         let input = work.file("in"), out = work.file("out")
-        try writeBytes(input + "/empty.csv", [])
+        try writeFile(input + "/empty.csv", [])
         let one = try goodFile(input, "one.csv", lines: 100, seed: 7, table: table)
         for mode in OutputMode.allCases {
             let o = out + "-" + mode.rawValue
@@ -293,7 +293,7 @@ struct BatchBadInputTests {
         let input = work.file("in")
         _ = try goodFile(input, "a.csv", lines: 10, seed: 12, table: table)
         let blocker = work.file("blocker")
-        try writeText(blocker, "a file, not a directory\n")
+        try writeFile(blocker, "a file, not a directory\n")
         for (out, reason) in [(blocker + "/out", "in the way"), (blocker + "/deeper/out", "in the way")] {
             let (r, _) = try run(table, [input], out: out, work)
             expectExit(r, 2, "-o \(out)")
@@ -327,7 +327,7 @@ struct BatchBadInputTests {
     func badLineNumbersAcrossRanges() throws {
         let fx = try mixedFixture.get()
         let work = try TempDir("ranges")
-        let bytes = try readBytes(fx.big)
+        let bytes = try readFile(fx.big)
         let ref = referenceRun(bytes, table: fx.table.map, keyColumn: 2)
         #expect(ref.badLines == fx.bigNoDelimiterLines, "test data: reference bad lines \(ref.badLines)")
         let (r, s) = try run(fx.table, [fx.big, "-k", "2", "--mode", "count", "-j", "2"], out: work.file("out"), work)

@@ -48,9 +48,9 @@ final class TableFixture: Sendable {
             }
             text.append(10)
         }
-        try writeBytes(csv, text.bytes)
+        try writeFile(csv, text.bytes)
         // The reference reads the table the naive way: from its CSV text.
-        map = loadTableCSV(try readBytes(csv))
+        map = loadTableCSV(try readFile(csv))
         self.keys = keys
         let started = Date()
         let r = try runLookup(["build", csv, "-o", lmdb])
@@ -169,7 +169,7 @@ final class MixedFixture: Sendable {
 
         func add(_ path: String, rel: String, content: [UInt8], delimiter: UInt8) throws {
             let gz = path.hasSuffix(".gz")
-            if gz { try writeGzip(path, content) } else { try writeBytes(path, content) }
+            if gz { try writeGzip(path, content) } else { try writeFile(path, content) }
             specs[path] = InputSpec(path: path, rel: rel, gz: gz,
                                     ref: referenceRun(content, table: table.map, delimiter: delimiter))
         }
@@ -206,8 +206,8 @@ final class MixedFixture: Sendable {
             try add(inDir + "/" + rel + (gz ? ".gz" : ""), rel: rel, content: sink.bytes, delimiter: delimiter)
         }
         // Hidden entries are skipped by the run.
-        try writeText(inDir + "/a/.hidden.csv", "\(String(decoding: table.keys[0], as: UTF8.self)),hidden\n")
-        try writeText(inDir + "/.git/x.csv", "\(String(decoding: table.keys[1], as: UTF8.self)),hidden\n")
+        try writeFile(inDir + "/a/.hidden.csv", "\(String(decoding: table.keys[0], as: UTF8.self)),hidden\n")
+        try writeFile(inDir + "/.git/x.csv", "\(String(decoding: table.keys[1], as: UTF8.self)),hidden\n")
 
         // One big file, split into byte ranges: mixed CRLF, no final newline, and six lines
         // without a delimiter spread over its ranges.
@@ -281,7 +281,7 @@ func makeInputDirectory(_ dir: String, table: TableFixture, count: Int, baseLine
         }
         let name = String(format: "part-%02d.csv", i)
         let bytes = sink.bytes
-        try writeBytes(dir + "/" + name, bytes)
+        try writeFile(dir + "/" + name, bytes)
         specs.append(InputSpec(path: dir + "/" + name, rel: name, gz: false, ref: referenceRun(bytes, table: table.map)))
     }
     return specs

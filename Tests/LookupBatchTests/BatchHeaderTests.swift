@@ -30,7 +30,7 @@ struct BatchHeaderTests {
         expectExit(r, 0, "--header --mode \(mode.rawValue)")
         var lines = 0, hits = 0, misses = 0
         for input in inputs {
-            let (want, rest) = expectedWithHeader(try readBytes(input.path), table: fx.table, mode: mode)
+            let (want, rest) = expectedWithHeader(try readFile(input.path), table: fx.table, mode: mode)
             expectFile(out + "/" + input.rel, equals: want, "\(input.rel) with --header --mode \(mode.rawValue)")
             lines += rest.counts.lines + 1
             hits += rest.counts.hits

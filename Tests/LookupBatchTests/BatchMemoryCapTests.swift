@@ -17,7 +17,7 @@ struct BatchMemoryCapTests {
             return String(repeating: "0", count: max(0, 16 - s.count)) + s
         }
         for i in 0..<keys { csv += "\(key(2 * i)),value-\(i)-\(String(repeating: "v", count: 30))\n" }
-        try writeText(work.file("table.csv"), csv)
+        try writeFile(work.file("table.csv"), csv)
         try FileManager.default.createDirectory(atPath: work.file("input"), withIntermediateDirectories: true)
         for f in 0..<files {
             var text = ""
@@ -25,7 +25,7 @@ struct BatchMemoryCapTests {
                 let n = (f * lines + l) &* 7919 % (2 * keys)  // even: in the table, odd: not
                 text += "\(key(n)),\(l),payload-\(f)\n"
             }
-            try writeText(work.file("input/part-\(f).csv"), text)
+            try writeFile(work.file("input/part-\(f).csv"), text)
         }
         let table = work.file("table.lmdb")
         let built = try runLookup(["build", work.file("table.csv"), "-o", table])
@@ -35,8 +35,8 @@ struct BatchMemoryCapTests {
 
     /// Writes the first column of the CSV file `input` to `keys`, one key per line (for `get`).
     private static func writeKeys(of input: String, to keys: String) throws {
-        let lines = String(decoding: try readBytes(input), as: UTF8.self).split(separator: "\n")
-        try writeText(keys, lines.map { $0.split(separator: ",")[0] }.joined(separator: "\n") + "\n")
+        let lines = String(decoding: try readFile(input), as: UTF8.self).split(separator: "\n")
+        try writeFile(keys, lines.map { $0.split(separator: ",")[0] }.joined(separator: "\n") + "\n")
     }
 
     @Test("a run capped below the table's size (cgroup) writes what an uncapped run writes, and says it read larger than memory")
@@ -65,7 +65,7 @@ struct BatchMemoryCapTests {
         #expect(capped.says("table read larger-than-memory", "exceeds 96.0 MiB (cgroup"), "\(capped.err)")
         #expect(capped.says("key index", "kept resident"), "\(capped.err)")
         for f in 0..<3 {
-            let a = try readBytes(work.file("free/part-\(f).csv")), b = try readBytes(work.file("capped/part-\(f).csv"))
+            let a = try readFile(work.file("free/part-\(f).csv")), b = try readFile(work.file("capped/part-\(f).csv"))
             #expect(!a.isEmpty && sameBytes(a, b), "part-\(f).csv differs: \(describeDifference(b, a))")
         }
 
@@ -100,7 +100,7 @@ struct BatchMemoryCapTests {
         #expect(a.says("table read in-memory (set by LOOKUP_REGIME)"), "\(a.err)")
         #expect(b.says("table read larger-than-memory (set by LOOKUP_REGIME)"), "\(b.err)")
         for f in 0..<2 {
-            let x = try readBytes(work.file("a/part-\(f).csv")), y = try readBytes(work.file("b/part-\(f).csv"))
+            let x = try readFile(work.file("a/part-\(f).csv")), y = try readFile(work.file("b/part-\(f).csv"))
             #expect(!x.isEmpty && sameBytes(x, y), "part-\(f).csv: \(describeDifference(y, x))")
         }
         let input = work.file("input/part-1.csv")

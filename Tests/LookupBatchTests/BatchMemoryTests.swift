@@ -61,7 +61,7 @@ struct BatchMemoryTests {
                 csv.append(UnsafeRawBufferPointer(start: p, count: 38))
             }
         }
-        try writeBytes(work.file("table.csv"), csv.bytes)
+        try writeFile(work.file("table.csv"), csv.bytes)
         let table = work.file("table.lmdb")
         let build = try runLookup(["build", work.file("table.csv"), "-o", table])
         expectExit(build, 0, "lookup build")
@@ -90,7 +90,7 @@ struct BatchMemoryTests {
                     sink.append(UnsafeRawBufferPointer(start: p, count: n))
                 }
             }
-            try writeBytes("\(inputDir)/f\(f).csv", sink.bytes)
+            try writeFile("\(inputDir)/f\(f).csv", sink.bytes)
         }
 
         func measure(workers: Int) throws -> PSSMeasurement {

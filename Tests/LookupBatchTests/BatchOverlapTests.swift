@@ -24,10 +24,10 @@ struct BatchOverlapTests {
         expectExit(first, 0, "the first run")
         expectOutputs(out, files, mode: .join, "the first run")
         // Inputs the user put inside OUT, and ways to reach them from outside.
-        try writeBytes(out + "/sub/y.csv", try readBytes(files[0].path))
+        try writeFile(out + "/sub/y.csv", try readFile(files[0].path))
         symlink(out, work.file("link"))
         let peek = work.file("peek")
-        try writeBytes(peek + "/own.csv", try readBytes(files[1].path))
+        try writeFile(peek + "/own.csv", try readFile(files[1].path))
         symlink(out + "/part-01.csv", peek + "/p.csv")
 
         let cases = [
@@ -57,7 +57,7 @@ struct BatchOverlapTests {
         }
         // The inputs inside OUT are still the first run's outputs, byte for byte.
         for f in files { expectFile(out + "/" + f.rel, equals: f.ref.join, "after the refused runs: the input \(f.rel) in OUT") }
-        expectFile(out + "/sub/y.csv", equals: try readBytes(files[0].path), "the input out/sub/y.csv")
+        expectFile(out + "/sub/y.csv", equals: try readFile(files[0].path), "the input out/sub/y.csv")
         #expect(readJobLog(out).count == 2, "the job log changed: \(readJobLog(out).map(\.input))")
     }
 }

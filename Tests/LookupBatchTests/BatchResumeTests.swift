@@ -56,9 +56,9 @@ struct BatchResumeTests {
 
         // 4. A changed input is done again by --resume; the others are skipped.
         let changed = files[5]
-        var bytes = try readBytes(changed.path)
+        var bytes = try readFile(changed.path)
         bytes += Array("\(String(decoding: table.keys[7], as: UTF8.self)),appended\n".utf8)
-        try writeBytes(changed.path, bytes)
+        try writeFile(changed.path, bytes)
         files[5].ref = referenceRun(bytes, table: table.map)
         let fourth = try run(["--resume"], summary: "s4.json")
         expectExit(fourth, 0, "--resume after a change")

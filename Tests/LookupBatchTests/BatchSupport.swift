@@ -163,19 +163,6 @@ func processesTagged(_ tag: String) -> [pid_t] {
 
 // MARK: - Files
 
-func readBytes(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else { throw TestFailure("cannot read \(path)") }
-    return [UInt8](data)
-}
-
-func writeBytes(_ path: String, _ bytes: [UInt8]) throws {
-    let parent = (path as NSString).deletingLastPathComponent
-    try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-    guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { throw TestFailure("cannot write \(path)") }
-}
-
-func writeText(_ path: String, _ text: String) throws { try writeBytes(path, Array(text.utf8)) }
-
 func fileExists(_ path: String) -> Bool {
     var st = stat()
     return lstat(path, &st) == 0
@@ -220,7 +207,7 @@ func treeSnapshot(_ dir: String) -> [String: TreeEntry] {
         guard lstat(dir + "/" + rel, &st) == 0 else { continue }
         let meta = "mode \(st.st_mode) inode \(st.st_ino) size \(st.st_size) mtime \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
         let regular = (st.st_mode & S_IFMT) == S_IFREG
-        out[rel] = TreeEntry(meta: meta, bytes: regular ? ((try? readBytes(dir + "/" + rel)) ?? []) : [])
+        out[rel] = TreeEntry(meta: meta, bytes: regular ? ((try? readFile(dir + "/" + rel)) ?? []) : [])
     }
     return out
 }
@@ -255,7 +242,7 @@ func runTool(_ path: String, _ arguments: [String]) throws {
 func writeGzip(_ path: String, _ bytes: [UInt8]) throws {
     precondition(path.hasSuffix(".gz"))
     let plain = String(path.dropLast(3))
-    try writeBytes(plain, bytes)
+    try writeFile(plain, bytes)
     try runTool("/usr/bin/env", ["gzip", "-n", "-f", plain])
     guard fileExists(path) else { throw TestFailure("gzip did not write \(path)") }
 }
@@ -297,7 +284,7 @@ func showBytes(_ bytes: [UInt8], limit: Int = 120) -> String {
 
 /// Expects the file at `path` to hold exactly `want`.
 func expectFile(_ path: String, equals want: [UInt8], _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
-    guard let got = try? readBytes(path) else {
+    guard let got = try? readFile(path) else {
         Issue.record("\(what): output \(path) is missing", sourceLocation: sourceLocation)
         return
     }
@@ -331,7 +318,7 @@ struct Summary: Decodable {
 }
 
 func readSummary(_ path: String) throws -> Summary {
-    try JSONDecoder().decode(Summary.self, from: Data(try readBytes(path)))
+    try JSONDecoder().decode(Summary.self, from: Data(try readFile(path)))
 }
 
 /// One job log line.
@@ -371,7 +358,7 @@ struct JobLogHeaderLine: Decodable {
 
 /// The header (first line) of the job log of `out`, or nil when it has none.
 func readJobLogHeader(_ out: String) -> JobLogHeaderLine.Run? {
-    guard let bytes = try? readBytes(out + "/.lookup-joblog.jsonl"),
+    guard let bytes = try? readFile(out + "/.lookup-joblog.jsonl"),
           let first = bytes.split(separator: 10).first else { return nil }
     return try? JSONDecoder().decode(JobLogHeaderLine.self, from: Data(first)).run
 }
@@ -379,7 +366,7 @@ func readJobLogHeader(_ out: String) -> JobLogHeaderLine.Run? {
 /// The entries of the job log of `out` (the header line skipped): each line must be one
 /// valid JSON object (recorded as an issue otherwise).
 func readJobLog(_ out: String, sourceLocation: SourceLocation = #_sourceLocation) -> [JobLogLine] {
-    guard let bytes = try? readBytes(out + "/.lookup-joblog.jsonl") else { return [] }
+    guard let bytes = try? readFile(out + "/.lookup-joblog.jsonl") else { return [] }
     var entries: [JobLogLine] = []
     let lines = bytes.split(separator: 10, omittingEmptySubsequences: false)
     let terminated = bytes.isEmpty || bytes.last == 10

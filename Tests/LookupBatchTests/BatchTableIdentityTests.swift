@@ -16,7 +16,7 @@ private func writeVariantCSV(_ path: String, of table: TableFixture) throws -> [
         sink.append(key)
         sink.append(",new-\(i)\n")
     }
-    try writeBytes(path, sink.bytes)
+    try writeFile(path, sink.bytes)
     return loadTableCSV(sink.bytes)
 }
 
@@ -100,7 +100,7 @@ struct BatchTableIdentityTests {
         #expect(try readSummary(work.file("redo.json")).files == files.count)
         var changed = 0
         for f in files {
-            let want = referenceRun(try readBytes(f.path), table: variantMap).join
+            let want = referenceRun(try readFile(f.path), table: variantMap).join
             if !sameBytes(want, f.ref.join) { changed += 1 }
             expectFile(out + "/" + f.rel, equals: want, "--overwrite with another table: \(f.rel)")
         }
@@ -111,8 +111,8 @@ struct BatchTableIdentityTests {
         #expect(readJobLog(out).count == files.count)
 
         // 6. A job log of an older lookup (entries, no header): --resume refused, --overwrite redoes.
-        let log = try readBytes(out + "/.lookup-joblog.jsonl")
-        try writeBytes(out + "/.lookup-joblog.jsonl", Array(log.split(separator: 10).dropFirst().joined(separator: [10])) + [10])
+        let log = try readFile(out + "/.lookup-joblog.jsonl")
+        try writeFile(out + "/.lookup-joblog.jsonl", Array(log.split(separator: 10).dropFirst().joined(separator: [10])) + [10])
         before = treeSnapshot(out)
         let old = try run(["--resume"])
         expectExit(old, 2, "--resume with a job log without header")
@@ -136,7 +136,7 @@ struct BatchTableIdentityTests {
         // Eight files, one task each, run largest first: 7, 6, then 5, whose worker dies.
         let files = try makeInputDirectory(input, table: shared, count: 8, baseLines: 400, seed: 0x2E7)
         for f in files {
-            let differs = !sameBytes(referenceRun(try readBytes(f.path), table: variantMap).join, f.ref.join)
+            let differs = !sameBytes(referenceRun(try readFile(f.path), table: variantMap).join, f.ref.join)
             #expect(differs, "\(f.rel): the new table gives the same output: the case is not tested")
         }
         let oldInode = inode(table)

@@ -17,7 +17,7 @@ struct OutputAssemblerTests {
 
     /// Writes part `part` of `file` as a worker would.
     private func writePart(_ output: OutputAssembler, file: Int, part: Int, _ text: String) throws {
-        try writeText(output.partPath(file: file, part: part), text)
+        try writeFile(output.partPath(file: file, part: part), text)
     }
 
     /// A finished file of `parts` parts.

@@ -79,7 +79,7 @@ final class PipedLookup: @unchecked Sendable {
     func wait() -> (status: Int32, signaled: Bool, stderr: String) {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let err = String(decoding: (try? readBytes(errPath)) ?? [], as: UTF8.self)
+        let err = String(decoding: (try? readFile(errPath)) ?? [], as: UTF8.self)
         unlink(errPath)
         let signo = status & 0x7f
         return (signo != 0 ? signo : (status >> 8) & 0xff, signo != 0, err)
@@ -117,10 +117,10 @@ struct StreamMapTests {
         let work = try TempDir("map-\(mode)")
         let input = sampleInput(fixture, lines: 50_000, seed: 41)
         try FileManager.default.createDirectory(atPath: work.file("in"), withIntermediateDirectories: true)
-        try writeBytes(work.file("in/part.csv"), input)
+        try writeFile(work.file("in/part.csv"), input)
         let run = try runLookup(["run", fixture.lmdb, work.file("in"), "-o", work.file("out"), "--mode", mode, "-j", "2"])
         expectExit(run, 0, "lookup run")
-        let expected = try readBytes(work.file("out/part.csv"))
+        let expected = try readFile(work.file("out/part.csv"))
         let mapped = try mapAll([fixture.lmdb, "--mode", mode], input)
         #expect(mapped.status == 0 && !mapped.signaled, "\(mapped.stderr)")
         #expect(mapped.out == expected, "map output differs from run output (\(mapped.out.count) vs \(expected.count) bytes)")
@@ -232,7 +232,7 @@ struct StreamMapTests {
     @Test("a missing or foreign table: exit 2 with one line naming it")
     func brokenTables() throws {
         let work = try TempDir("map-broken")
-        try writeText(work.file("text.lmdb"), String(repeating: "not a table\n", count: 500))
+        try writeFile(work.file("text.lmdb"), String(repeating: "not a table\n", count: 500))
         for table in [work.file("missing.lmdb"), work.file("text.lmdb")] {
             let mapped = try mapAll([table], Array("a,1\n".utf8))
             #expect(mapped.status == 2 && !mapped.signaled)

@@ -218,19 +218,6 @@ func listDirectory(_ path: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
 }
 
-func writeFile(_ path: String, _ bytes: [UInt8]) throws {
-    guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-        throw TestFailure("cannot write \(path)")
-    }
-}
-
-func writeFile(_ path: String, _ text: String) throws { try writeFile(path, Array(text.utf8)) }
-
-func readFile(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else { throw TestFailure("cannot read \(path)") }
-    return Array(data)
-}
-
 func fileSize(_ path: String) -> Int {
     var st = stat()
     return stat(path, &st) == 0 ? Int(st.st_size) : -1

@@ -43,9 +43,7 @@ public final class TempDir: @unchecked Sendable {
     @discardableResult
     public func write(_ name: String, _ bytes: [UInt8]) throws -> String {
         let target = file(name)
-        guard FileManager.default.createFile(atPath: target, contents: Data(bytes)) else {
-            throw TestFailure("cannot write \(target)")
-        }
+        try writeFile(target, bytes)
         return target
     }
 
