@@ -67,7 +67,7 @@ let package = Package(
         .executableTarget(name: "lookup-api-bench", dependencies: ["SharedLookup"], path: "Benchmarks/APIBench"),
         // Test support shared by the test targets: temp directories, the binaries under test and
         // a process runner, seeded random numbers, the random damage of the fault-injection tests.
-        .target(name: "LookupTestSupport", path: "Tests/LookupTestSupport"),
+        .target(name: "LookupTestSupport", dependencies: ["CSupport"], path: "Tests/LookupTestSupport"),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "LookupTestSupport"]),
         .testTarget(name: "SharedLookupTests", dependencies: ["SharedLookup", "LMDB", "LookupTestSupport"]),
         .testTarget(name: "LookupCLITests", dependencies: ["SharedLookup", "LookupTestSupport", "lookup", "table-example", "batch-example"]),

@@ -230,12 +230,8 @@ func listFiles(_ dir: String) -> [String] {
 
 /// Runs an external tool (gzip, ...) and fails when it fails.
 func runTool(_ path: String, _ arguments: [String]) throws {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = arguments
-    try p.run()
-    p.waitUntilExit()
-    if p.terminationStatus != 0 { throw TestFailure("\(path) \(arguments.joined(separator: " ")) failed: \(p.terminationStatus)") }
+    let r = try runProcess(path, arguments)
+    if r.status != 0 || r.signaled { throw TestFailure("\(path) \(arguments.joined(separator: " ")) failed: \(r.summary)") }
 }
 
 /// gzip-compresses `bytes` into `path` with the system's gzip.

@@ -7,94 +7,20 @@ import Testing
 
 /// `lookup map ...` with pipes on stdin and stdout (stderr to a file), default signals.
 /// Its descriptors are only read and written, one thread each, so it crosses threads safely.
-final class PipedLookup: @unchecked Sendable {
-    let pid: pid_t
-    let stdinFD: Int32
-    let stdoutFD: Int32
-    private let errPath: String
-
-    init(_ arguments: [String]) throws {
-        var input: [Int32] = [0, 0], output: [Int32] = [0, 0]
-        // Close-on-exec: a child spawned at the same time by another test must not inherit
-        // these ends (it would keep this child's stdin open forever).
-        guard lookup_pipe_cloexec(&input, 0) == 0, lookup_pipe_cloexec(&output, 0) == 0 else { throw TestFailure("pipe failed") }
-        errPath = scratchRoot + "/map-\(UUID().uuidString).err"
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, input[0], 0)
-        posix_spawn_file_actions_adddup2(&actions, output[1], 1)
-        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        for fd in input + output { posix_spawn_file_actions_addclose(&actions, fd) }
-        let argv: [UnsafeMutablePointer<CChar>?] = ([TestBinaries.lookup, "map"] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var child: pid_t = 0
-        let rc = withChildAttributes { posix_spawn(&child, TestBinaries.lookup, &actions, $0, argv, environ) }
-        close(input[0])
-        close(output[1])
-        if rc != 0 { throw TestFailure("posix_spawn: \(String(cString: strerror(rc)))") }
-        pid = child
-        stdinFD = input[1]
-        stdoutFD = output[0]
-        // Our end of a pipe the child has closed must not kill the test.
-        signal(SIGPIPE, SIG_IGN)
-    }
-
-    func write(_ bytes: [UInt8]) {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(stdinFD, $0.baseAddress! + offset, $0.count - offset) }
-            if n <= 0 { return }
-            offset += n
-        }
-    }
-
-    /// Reads until `count` newline-terminated lines arrived (blocking; the child must send them).
-    func readLines(_ count: Int) -> [String] {
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while data.filter({ $0 == 10 }).count < count {
-            let n = chunk.withUnsafeMutableBytes { read(stdoutFD, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            data += chunk[0..<n]
-        }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
-    }
-
-    func readAll() -> [UInt8] {
-        var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(stdoutFD, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            data += chunk[0..<n]
-        }
-        return data
-    }
-
-    func closeInput() { close(stdinFD) }
-    func closeOutput() { close(stdoutFD) }
-
-    /// Waits for the exit: (status or signal, whether signaled, stderr).
-    func wait() -> (status: Int32, signaled: Bool, stderr: String) {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let err = String(decoding: (try? readFile(errPath)) ?? [], as: UTF8.self)
-        unlink(errPath)
-        let signo = status & 0x7f
-        return (signo != 0 ? signo : (status >> 8) & 0xff, signo != 0, err)
-    }
+/// `lookup map arguments`, talked to through pipes.
+func pipedLookup(_ arguments: [String]) throws -> LiveChild {
+    try LiveChild(TestBinaries.lookup, ["map"] + arguments)
 }
 
 /// Runs `lookup map arguments` on `input`; returns stdout, exit status and stderr.
 func mapAll(_ arguments: [String], _ input: [UInt8]) throws -> (out: [UInt8], status: Int32, signaled: Bool, stderr: String) {
-    let p = try PipedLookup(arguments)
+    let p = try pipedLookup(arguments)
     // Feed and drain at once (a big input would fill both pipes otherwise).
-    let writer = Thread { p.write(input); p.closeInput() }
+    let writer = Thread { try? p.write(input); p.closeInput() }
     writer.start()
     let out = p.readAll()
-    let end = p.wait()
-    return (out, end.status, end.signaled, end.stderr)
+    let end = try p.wait()
+    return (out, end.status, end.signaled, end.err)
 }
 
 @Suite("lookup map: streaming form of the job")
@@ -130,17 +56,17 @@ struct StreamMapTests {
     @Test("streams: each line's result comes out while stdin is still open")
     func streamsOnAnOpenPipe() throws {
         let fixture = try sharedTable.get()
-        let p = try PipedLookup([fixture.lmdb, "--mode", "filter"])
+        let p = try pipedLookup([fixture.lmdb, "--mode", "filter"])
         for round in 0..<3 {
             let key = String(decoding: fixture.keys[round * 10], as: UTF8.self)
-            p.write(Array("\(key),\(round)\n".utf8))
+            try? p.write(Array("\(key),\(round)\n".utf8))
             // Blocks until the mapper wrote the line: it must not wait for more input.
             #expect(p.readLines(1) == ["\(key),\(round)"])
         }
         p.closeInput()
         #expect(p.readAll().isEmpty)
-        let end = p.wait()
-        #expect(end.status == 0 && !end.signaled, "\(end.stderr)")
+        let end = try p.wait()
+        #expect(end.status == 0 && !end.signaled, "\(end.err)")
     }
 
     @Test("--hadoop counters add up to the counts; --output-key prefixes the key")
@@ -192,21 +118,21 @@ struct StreamMapTests {
     @Test("a closed stdout (map | head) ends it quietly: exit 0, no signal, nothing on stderr")
     func closedStdout() throws {
         let fixture = try sharedTable.get()
-        let p = try PipedLookup([fixture.lmdb, "--mode", "anti"])
+        let p = try pipedLookup([fixture.lmdb, "--mode", "anti"])
         let line = Array("never-a-key,1,some payload to make the output larger\n".utf8)
-        p.write(line)
+        try? p.write(line)
         #expect(p.readLines(1).count == 1)
         p.closeOutput()
         // Keep feeding until the mapper notices the closed pipe and ends.
         let writer = Thread {
             let block = Array(repeating: line, count: 20_000).flatMap { $0 }
-            for _ in 0..<200 { p.write(block) }
+            for _ in 0..<200 { try? p.write(block) }
             p.closeInput()
         }
         writer.start()
-        let end = p.wait()
+        let end = try p.wait()
         #expect(end.status == 0 && !end.signaled, "exit \(end.status), signaled \(end.signaled)")
-        #expect(end.stderr.isEmpty, "\(end.stderr)")
+        #expect(end.err.isEmpty, "\(end.err)")
     }
 
     @Test("an interrupted stdin: cut mid-line, the partial line counts as a last line (exit 0); SIGTERM mid-stream ends it quietly")
@@ -219,13 +145,13 @@ struct StreamMapTests {
         #expect(String(decoding: cut.out, as: UTF8.self) == "lines=4 hits=2 misses=2 bad_lines=0\n")
 
         // The engine kills the task while stdin is still open.
-        let p = try PipedLookup([fixture.lmdb])
-        p.write(Array("\(key),1\n".utf8))
+        let p = try pipedLookup([fixture.lmdb])
+        try? p.write(Array("\(key),1\n".utf8))
         #expect(p.readLines(1) == ["\(key),1,\(String(decoding: fixture.map[fixture.keys[5]] ?? [], as: UTF8.self))"])
         kill(p.pid, SIGTERM)
-        let end = p.wait()
+        let end = try p.wait()
         #expect(end.signaled && end.status == SIGTERM, "status \(end.status)")
-        #expect(!end.stderr.contains("Fatal") && !end.stderr.contains("crashed") && !end.stderr.contains("Backtrac"), "\(end.stderr)")
+        #expect(!end.err.contains("Fatal") && !end.err.contains("crashed") && !end.err.contains("Backtrac"), "\(end.err)")
         p.closeInput()
     }
 

@@ -1,34 +1,10 @@
-// Test support: running lookup and other tools (through LookupTestSupport's ChildProcess), live
-// processes, expectations on results, files, seeded data generation, mdb_dump text.
+// Test support: running lookup and other tools (through LookupTestSupport's ChildProcess and
+// LiveChild), expectations on results, files, seeded data generation, mdb_dump text.
 import Foundation
 import LookupTestSupport
 import Testing
 
 // MARK: - Running processes
-
-/// Runs `body` with SIGPIPE blocked in this thread, discarding one raised meanwhile, so a
-/// write to a pipe whose reader died fails with EPIPE instead of killing the test runner.
-func withoutSIGPIPE<R>(_ body: () throws -> R) rethrows -> R {
-    var pipeSet = sigset_t(), saved = sigset_t()
-    sigemptyset(&pipeSet)
-    sigaddset(&pipeSet, SIGPIPE)
-    pthread_sigmask(SIG_BLOCK, &pipeSet, &saved)
-    defer {
-        var pending = sigset_t()
-        sigpending(&pending)
-        if sigismember(&pending, SIGPIPE) == 1 {
-            var zero = timespec()
-            _ = sigtimedwait(&pipeSet, nil, &zero)
-        }
-        pthread_sigmask(SIG_SETMASK, &saved, nil)
-    }
-    return try body()
-}
-
-/// A scratch file for process I/O (under the scratch root).
-private func scratchPath(_ tag: String) -> String {
-    scratchRoot + "/lookup-cli-io-\(UUID().uuidString)-\(tag)"
-}
 
 /// Runs the `lookup` binary.
 @discardableResult
@@ -40,102 +16,6 @@ func lookup(_ arguments: [String], stdin: [UInt8]? = nil) throws -> ProcessOutpu
 @discardableResult
 func python(_ script: String, _ arguments: [String] = [], stdin: [UInt8]? = nil) throws -> ProcessOutput {
     try runProcess(try TestBinaries.tool("python3"), ["-c", script] + arguments, stdin: stdin)
-}
-
-/// A process that runs while the test talks to it: its standard input is a pipe the test
-/// writes, its standard output is a pipe the test reads lines from (or a file), and its
-/// standard error goes to a file.
-final class LiveProcess {
-    let process = Process()
-    private let input = Pipe()
-    private let output: Pipe?
-    private let outPath = scratchPath("live-out")
-    private let errPath = scratchPath("live-err")
-    private var outHandle: FileHandle?
-    private let errHandle: FileHandle
-    private var pending: [UInt8] = []
-
-    /// Starts `executable`; with `pipeStdout` the test reads its output with `readLine()`.
-    init(_ executable: String, _ arguments: [String], pipeStdout: Bool = false) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = input
-        try writeFile(errPath, [])
-        guard let errHandle = FileHandle(forWritingAtPath: errPath) else { throw TestFailure("cannot open \(errPath)") }
-        self.errHandle = errHandle
-        process.standardError = errHandle
-        if pipeStdout {
-            let pipe = Pipe()
-            output = pipe
-            process.standardOutput = pipe
-        } else {
-            output = nil
-            try writeFile(outPath, [])
-            guard let handle = FileHandle(forWritingAtPath: outPath) else { throw TestFailure("cannot open \(outPath)") }
-            outHandle = handle
-            process.standardOutput = handle
-        }
-        try startUnblocked(process)
-    }
-
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-        unlink(outPath)
-        unlink(errPath)
-    }
-
-    var pid: Int32 { process.processIdentifier }
-
-    /// Writes `bytes` to the process's standard input; returns once the pipe took them all
-    /// (that is, once the process has read all but at most a pipe buffer of them).
-    func write(_ bytes: ArraySlice<UInt8>) throws {
-        try withoutSIGPIPE { try input.fileHandleForWriting.write(contentsOf: Data(bytes)) }
-    }
-
-    func write(_ text: String) throws { try write(ArraySlice(Array(text.utf8))) }
-
-    private var inputClosed = false
-
-    /// Closes standard input (the process sees end of input).
-    func closeInput() {
-        if inputClosed { return }
-        inputClosed = true
-        try? input.fileHandleForWriting.close()
-    }
-
-    /// Reads one line of standard output (without its newline); `nil` at end of output.
-    func readLine() -> String? {
-        guard let output else { return nil }
-        while true {
-            if let newline = pending.firstIndex(of: 10) {
-                let line = String(decoding: pending[..<newline], as: UTF8.self)
-                pending.removeSubrange(...newline)
-                return line
-            }
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { return nil }
-            pending += Array(chunk)
-        }
-    }
-
-    /// Sends `signal` to the process.
-    func send(_ signal: Int32) { kill(process.processIdentifier, signal) }
-
-    /// Waits for the process to end and returns what it did.
-    func wait() throws -> ProcessOutput {
-        closeInput()
-        process.waitUntilExit()
-        try? outHandle?.close()
-        try? errHandle.close()
-        var stdout: [UInt8] = []
-        if let output {
-            stdout = pending + Array(output.fileHandleForReading.readDataToEndOfFile())
-        } else {
-            stdout = try readFile(outPath)
-        }
-        return ProcessOutput(pid: process.processIdentifier, status: process.terminationStatus,
-                             signaled: process.terminationReason == .uncaughtSignal, stdout: stdout, stderr: try readFile(errPath))
-    }
 }
 
 // MARK: - Expectations on results

@@ -175,18 +175,10 @@ func batchResults(_ reply: HTTPReply) -> [(key: String, value: String?)] {
 
 // MARK: - The lookup binary
 
-/// Starts `lookup ARGS...` with standard error to `stderr`, standard input and output null, and
-/// no signals blocked (the test runner's threads block some, and a child inherits the mask:
-/// SIGTERM would stay pending instead of reaching the server).
-func launchLookup(_ arguments: [String], stderr: Any) throws -> Process {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: TestBinaries.lookup)
-    process.arguments = arguments
-    process.standardError = stderr
-    process.standardOutput = FileHandle.nullDevice
-    process.standardInput = FileHandle.nullDevice
-    try startUnblocked(process)
-    return process
+/// Starts `lookup ARGS...` with standard error to the file `stderr` (LiveChild: no signals
+/// blocked, so SIGTERM reaches the server).
+func launchLookup(_ arguments: [String], stderr: String) throws -> LiveChild {
+    try LiveChild(TestBinaries.lookup, arguments, pipeStdout: false, errorPath: stderr)
 }
 
 /// Polls `condition` until it holds or `seconds` pass.
@@ -210,18 +202,14 @@ struct ProcessResult {
 /// `lookup serve TABLE --port 0 ARGS...` running as a process; stderr goes to a file, read for
 /// the listening line and for log lines.
 final class ServeProcess {
-    let process: Process
+    let process: LiveChild
     let errPath: String
-    private let errHandle: FileHandle
     private(set) var port = 0
 
     /// Starts the server and waits (up to 30 s) for its listening line.
     init(table: String, _ arguments: [String] = [], in dir: TempDir) throws {
         errPath = dir.file("serve-\(UUID().uuidString.prefix(6)).err")
-        FileManager.default.createFile(atPath: errPath, contents: nil)
-        guard let handle = FileHandle(forWritingAtPath: errPath) else { throw TestFailure("cannot open \(errPath)") }
-        errHandle = handle
-        process = try launchLookup(["serve", table, "--port", "0"] + arguments, stderr: handle)
+        process = try launchLookup(["serve", table, "--port", "0"] + arguments, stderr: errPath)
         let marker = "lookup serve: listening on http://127.0.0.1:"
         let found = waitFor(30) {
             guard let line = stderr.split(separator: "\n").first(where: { $0.hasPrefix(marker) }) else { return !process.isRunning }
@@ -234,8 +222,8 @@ final class ServeProcess {
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-        try? errHandle.close()
+        if process.isRunning { process.send(SIGKILL) }
+        _ = try? process.wait()
     }
 
     /// What the server wrote on stderr so far.
@@ -245,15 +233,14 @@ final class ServeProcess {
     func connect() throws -> HTTPConnection { try HTTPConnection(port: port) }
 
     /// Sends `signal`.
-    func send(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    func send(_ signal: Int32) { process.send(signal) }
 
     /// Waits up to `seconds` for the process to end (killing it after that).
     func wait(seconds: Double = 30) -> ProcessResult {
         let ended = waitFor(seconds) { !process.isRunning }
-        if !ended { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        return ProcessResult(status: ended ? process.terminationStatus : -1,
-                             signaled: process.terminationReason == .uncaughtSignal, stderr: stderr)
+        if !ended { process.send(SIGKILL) }
+        let end = try? process.wait()
+        return ProcessResult(status: ended ? end?.status ?? -1 : -1, signaled: end?.signaled ?? false, stderr: stderr)
     }
 
     /// Stops the server with SIGTERM and expects a clean exit.
@@ -362,16 +349,11 @@ func publish(_ bytes: Data, over path: String) throws {
 /// it (and reports status -1) if it is still running then.
 func runServeToExit(_ table: String, in dir: TempDir, seconds: Double = 60) throws -> ProcessResult {
     let errPath = dir.file("exit-\(UUID().uuidString.prefix(6)).err")
-    FileManager.default.createFile(atPath: errPath, contents: nil)
-    guard let handle = FileHandle(forWritingAtPath: errPath) else { throw TestFailure("cannot open \(errPath)") }
-    defer { try? handle.close() }
-    let process = try launchLookup(["serve", table, "--port", "0"], stderr: handle)
+    let process = try launchLookup(["serve", table, "--port", "0"], stderr: errPath)
     let ended = waitFor(seconds) { !process.isRunning }
-    if !ended { kill(process.processIdentifier, SIGKILL) }
-    process.waitUntilExit()
-    let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-    return ProcessResult(status: ended ? process.terminationStatus : -1,
-                         signaled: process.terminationReason == .uncaughtSignal, stderr: stderr)
+    if !ended { process.send(SIGKILL) }
+    let end = try process.wait()
+    return ProcessResult(status: ended ? end.status : -1, signaled: end.signaled, stderr: end.err)
 }
 
 /// What `GET /v1/stats` says about replacements: (done, rejected).

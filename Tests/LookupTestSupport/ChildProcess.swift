@@ -73,9 +73,7 @@ public final class ChildProcess {
             guard FileManager.default.createFile(atPath: inPath, contents: Data(stdin)) else { throw TestFailure("cannot write \(inPath)") }
         }
 
-        var env = ProcessInfo.processInfo.environment
-        for key in env.keys where key.hasPrefix("LOOKUP_FAULT_") || key == "LOOKUP_BATCH_WORKER" { env[key] = nil }
-        for (k, v) in extra { env[k] = v }
+        let env = childEnvironment(extra)
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -155,25 +153,23 @@ public func withChildAttributes<R>(ownGroup: Bool = false, _ body: (UnsafePointe
 
 /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later; the Glibc module does
 /// not declare it), found at run time.
-private let closeFromDescriptor: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+let closeFromDescriptor: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
     guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
     return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
 }()
+
+/// A test child's environment: this process's without the test hooks (`LOOKUP_FAULT_*`,
+/// `LOOKUP_BATCH_WORKER`), plus `extra`.
+func childEnvironment(_ extra: [String: String]) -> [String: String] {
+    var env = ProcessInfo.processInfo.environment
+    for key in env.keys where key.hasPrefix("LOOKUP_FAULT_") || key == "LOOKUP_BATCH_WORKER" { env[key] = nil }
+    for (k, v) in extra { env[k] = v }
+    return env
+}
 
 /// Runs `executable arguments` to completion (see `ChildProcess`).
 @discardableResult
 public func runProcess(_ executable: String, _ arguments: [String], stdin: [UInt8]? = nil,
                        environment: [String: String] = [:]) throws -> ProcessOutput {
     try ChildProcess(executable, arguments, stdin: stdin, environment: environment).wait()
-}
-
-/// Starts a Foundation `Process` with no signals blocked: the test runner calls this from
-/// threads that block most signals, and a spawned child inherits its parent thread's mask
-/// (without this, SIGTERM sent to the child would stay pending instead of reaching it).
-public func startUnblocked(_ process: Process) throws {
-    var none = sigset_t(), saved = sigset_t()
-    sigemptyset(&none)
-    pthread_sigmask(SIG_SETMASK, &none, &saved)
-    defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-    try process.run()
 }
