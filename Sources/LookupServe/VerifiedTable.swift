@@ -32,7 +32,7 @@ struct VerifiedTable {
         do throws(LookupError) {
             try Table.verified(path: path, descriptor: fd, verifier: verifier)
             table = try Table(descriptor: fd, path: path)
-        } catch where error.kind == .lmdb || error.kind == .corrupt {
+        } catch where error.kind == .lmdb {
             // LMDB met a page it cannot use while opening (MDB_CORRUPTED, MDB_PAGE_NOTFOUND...).
             throw LookupError.damaged(path, error.message)
         }

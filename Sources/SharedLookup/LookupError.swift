@@ -17,8 +17,6 @@ public struct LookupError: Error, CustomStringConvertible, Sendable, Equatable {
         case notATable
         /// The table file is shorter than its meta page says: truncated or still being written.
         case truncated
-        /// The table's contents disagree with its metadata (found by `check`).
-        case corrupt
         /// The table file is damaged: its pages cannot be followed (found while reading it).
         case damaged
         /// The disk filled up.

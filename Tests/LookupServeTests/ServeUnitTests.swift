@@ -246,15 +246,18 @@ let testVerifier = TableVerifier.process(executable: TestBinaries.lookup, argume
         let port = try #require(await iterator.next())
 
         // The client blocks: on a thread of its own, not one of the cooperative pool that the
-        // server's handlers run on (other tests may hold the rest of it).
-        let reply = try await onOwnThread { try HTTPConnection(port: port).get("/v1/keys/k00042") }
+        // server's handlers run on. Other tests may hold the rest of that pool for minutes
+        // (synchronous tests run on it; on 2 cores it has 2 threads): the server answers once
+        // they let go, so the client waits that long.
+        let patience = 600
+        let reply = try await onOwnThread { try HTTPConnection(port: port, timeout: patience).get("/v1/keys/k00042") }
         #expect(reply.status == 200 && reply.text == versionedValue("k00042", version: 1), "\(reply.summary)")
         #expect(reply.headers["x-lookup-generation"] == "1")
         // The timer notices a new table.
         try buildVersionedTable(path, keys: testKeys(100), version: 2)
         let switched = try await onOwnThread {
-            let connection = try HTTPConnection(port: port)
-            return try waitFor(10) { try connection.get("/v1/keys/k00042").text == versionedValue("k00042", version: 2) }
+            let connection = try HTTPConnection(port: port, timeout: patience)
+            return try waitFor(Double(patience)) { try connection.get("/v1/keys/k00042").text == versionedValue("k00042", version: 2) }
         }
         #expect(switched)
         #expect(server.live.current.generation == 2)

@@ -73,7 +73,7 @@ public enum BatchWorker {
             _ = sendMessage(WorkerReport(kind: .fatal, message: "\(error)"), to: output)
             return 2
         }
-        guard sendMessage(WorkerReport(kind: .ready, pid: getpid()), to: output) else { return 2 }
+        guard sendMessage(WorkerReport(kind: .ready), to: output) else { return 2 }
         let fault = getenv(faultVariable).flatMap { Int(String(cString: $0)) }
         let reader = MessageReader(fd: input)
         var currentTask = -1

@@ -54,7 +54,6 @@ struct WorkerReport: Codable {
     enum Kind: String, Codable { case ready, progress, done, failed, fatal, damaged }
     var kind: Kind
     var task: Int?
-    var pid: Int32?
     var bytes: Int?
     var counts: TaskCounts?
     var badLines: [BadLine]?

@@ -41,7 +41,6 @@ final class RecordSorter {
     // Iteration state.
     private var position = 0
     private var merger: RunMerger?
-    private var finished = false
 
     /// Alignment of the arena, so it can be backed by transparent huge pages.
     private static let hugePage = 2 << 20
