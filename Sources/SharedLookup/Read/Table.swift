@@ -104,7 +104,7 @@ public final class Table: @unchecked Sendable {
     /// Page requests for the map (larger-than-memory regime), and whether the key index was
     /// made resident yet.
     let pages: PageRequests?
-    private let residency = Mutex<IndexResidency>(.notYet)
+    private let indexMadeResident = Mutex(false)
 
     /// Opens the table at `path` read-only. Fails with a clear `LookupError` for a missing,
     /// foreign, truncated or damaged file (meta pages that LMDB would follow astray).
@@ -302,23 +302,17 @@ public final class Table: @unchecked Sendable {
             + (resident ? "kept resident" : "too large to keep resident") + "; batches request their pages ahead"
     }
 
-    /// Readies the table for many lookups (batches, a server) in its regime. Larger than memory: reads the key
-    /// index in with large reads and keeps it resident when it fits (once per table; later
-    /// calls return at once). Returns whether the index is resident.
+    /// Readies the table for many lookups (batches, a server) in its regime. Larger than
+    /// memory: reads the key index in with large reads and keeps it resident when it fits
+    /// (locked where the process may lock memory), once per table; later calls return at once.
+    /// Returns whether the index is kept resident.
     @discardableResult
     public func prepareForManyLookups() -> Bool {
         guard let pages, let keyIndex, regime.keepsIndexResident(size: keyIndex.size) else { return false }
-        return residency.withLock { state in
-            if state == .notYet {
-                let locked = pages.makeResident(offset: keyIndex.slots - pages.map, count: keyIndex.size)
-                state = locked ? .locked : .readIn
-            }
-            return true
+        indexMadeResident.withLock { done in
+            if !done { _ = pages.makeResident(offset: keyIndex.slots - pages.map, count: keyIndex.size) }
+            done = true
         }
+        return true
     }
-}
-
-/// Whether a table's key index was made resident.
-enum IndexResidency {
-    case notYet, locked, readIn
 }
