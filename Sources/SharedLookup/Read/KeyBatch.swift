@@ -109,15 +109,8 @@ public struct KeyBatch {
                 for i in 0..<n {
                     if i + 2 * d < n { index.prefetchBucket(hash: items[i + 2 * d].prefix) }
                     if i + d < n { index.prefetchCandidate(hash: items[i + d].prefix) }
-                    switch index.find(items[i].bytes, hash: items[i].prefix) {
-                    case .found(let value):
+                    if let value = try reader.value(for: items[i].bytes, hash: items[i].prefix, index: index) {
                         found[i] = Found(start: value.baseAddress, count: value.count)
-                    case .missing:
-                        break
-                    case .unknown:
-                        if let value = try reader.treeValue(for: items[i].bytes) {
-                            found[i] = Found(start: value.baseAddress, count: value.count)
-                        }
                     }
                 }
             }
@@ -153,13 +146,7 @@ public struct KeyBatch {
                         if end < n { pages.willNeed(sortedOffsets: order[end ..< min(end + w, n)].lazy.map(\.offset)) }
                         for position in start ..< end {
                             let i = Int(order[position].item)
-                            var value: UnsafeRawBufferPointer?
-                            switch index.find(items[i].bytes, hash: items[i].prefix) {
-                            case .found(let v): value = v
-                            case .missing: value = nil
-                            case .unknown: value = try reader.treeValue(for: items[i].bytes)
-                            }
-                            guard let value else { continue }
+                            guard let value = try reader.value(for: items[i].bytes, hash: items[i].prefix, index: index) else { continue }
                             if let copies {
                                 // Where it will be in the copies (their memory may still move).
                                 found[i] = Found(start: UnsafeRawPointer(bitPattern: copies.append(value) + 1), count: value.count)

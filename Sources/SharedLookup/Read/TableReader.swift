@@ -20,14 +20,19 @@ public struct TableReader: ~Copyable {
     public func value(for key: UnsafeRawBufferPointer) throws(LookupError) -> UnsafeRawBufferPointer? {
         // LMDB rejects empty and over-long keys with EINVAL; they cannot be in the table.
         if key.isEmpty || key.count > lmdbMaxKeySize { return nil }
-        if let index = table.keyIndex {
-            switch index.find(key, hash: KeyIndex.hash(key)) {
-            case .found(let value): return value
-            case .missing: return nil
-            case .unknown: break
-            }
-        }
+        if let index = table.keyIndex { return try value(for: key, hash: KeyIndex.hash(key), index: index) }
         return try treeValue(for: key)
+    }
+
+    /// The value for `key` (of hash `hash`) through `index`, or the B+tree where the index
+    /// cannot answer.
+    @inline(__always)
+    func value(for key: UnsafeRawBufferPointer, hash: UInt64, index: KeyIndex) throws(LookupError) -> UnsafeRawBufferPointer? {
+        switch index.find(key, hash: hash) {
+        case .found(let value): return value
+        case .missing: return nil
+        case .unknown: return try treeValue(for: key)
+        }
     }
 
     /// The value for `key` from the B+tree (`mdb_get`), or `nil`.
