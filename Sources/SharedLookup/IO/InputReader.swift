@@ -25,6 +25,7 @@ public final class InputReader {
     /// the reader, every few MiB): for a job whose table does not fit in memory, where every
     /// cached page of input is a page less for the table.
     public var dropsReadPages = false
+    /// Where the descriptor stands in the file, and up to where its pages were dropped.
     private var fileBytesRead = 0, fileBytesDropped = 0
     private let ownsFD: Bool
     private var inflater: Inflater?
@@ -260,6 +261,9 @@ public final class InputReader {
         end = 0
         atEOF = false
         bytesConsumed = offset
+        // Pages are dropped from where reading now starts (a task's byte range), not from 0.
+        fileBytesRead = offset
+        fileBytesDropped = offset & ~(PageCacheRelease.step - 1)
     }
 
     /// Exactly `count` bytes, or `nil` at the end of input when none are left. Throws when the
