@@ -206,7 +206,8 @@ final class TaskProcessor<Job: LineJob> {
     }
 
     /// Runs one block: pass 1 collects the keys to look up, they are looked up together
-    /// (`KeyBatch`: through the key index, or in key order with one cursor without one), and pass 2 hands each line to the job in input order.
+    /// (`KeyBatch`: through the key index, or in key order with one cursor without one), and
+    /// pass 2 hands each line to the job in input order.
     private func process(block: UnsafeRawBufferPointer, limit: Int, scratch: inout BlockScratch, job: inout Job,
                          counts: inout TaskCounts, lineNumber: inout Int, headerPending: inout Bool,
                          extractor: KeyExtractor, output: inout OutputBuffer, noteBad: (Int, String) -> Void) throws {

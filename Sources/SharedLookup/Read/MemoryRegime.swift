@@ -13,6 +13,7 @@
 //   of one fault at a time.
 //
 // `LOOKUP_REGIME=in-memory|larger-than-memory` in the environment overrides the detection.
+import Foundation
 
 /// How a table is read, chosen from its size and the memory available to this process.
 public struct MemoryRegime: Sendable, Hashable, CustomStringConvertible {
@@ -116,7 +117,7 @@ public struct MemoryLimit: Sendable, Hashable {
             while true {
                 let directory = ([mount.point] + components).joined(separator: "/")
                 if let text = readText(directory + "/" + file),
-                   let value = Int(text.trimmingWhitespace), value > 0, value < 1 << 60 {
+                   let value = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), value > 0, value < 1 << 60 {
                     limits.append(MemoryLimit(bytes: value, source: v2 ? "cgroup v2 memory.max" : "cgroup v1 limit"))
                 }
                 if components.isEmpty { break }
@@ -132,7 +133,7 @@ public struct MemoryLimit: Sendable, Hashable {
         for line in mountinfo.split(separator: "\n") {
             // ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER-OPTIONS
             let parts = line.split(separator: " ")
-            guard let dash = parts.firstIndex(of: "-"), dash + 3 < parts.count + 1, parts.count > dash + 1, parts.count >= 5 else { continue }
+            guard let dash = parts.firstIndex(of: "-"), dash >= 5, parts.count > dash + 1 else { continue }
             let type = parts[dash + 1]
             let superOptions = dash + 3 < parts.count ? parts[dash + 3].split(separator: ",") : []
             if v2 ? type == "cgroup2" : (type == "cgroup" && superOptions.contains("memory")) {
@@ -176,17 +177,4 @@ public struct MemoryLimit: Sendable, Hashable {
         }
         return String(decoding: data, as: UTF8.self)
     }
-}
-
-extension Substring {
-    fileprivate var trimmingWhitespace: Substring {
-        var s = self
-        while let c = s.first, c == " " || c == "\n" || c == "\t" { s.removeFirst() }
-        while let c = s.last, c == " " || c == "\n" || c == "\t" { s.removeLast() }
-        return s
-    }
-}
-
-extension String {
-    fileprivate var trimmingWhitespace: Substring { Substring(self).trimmingWhitespace }
 }
