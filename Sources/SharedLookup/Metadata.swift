@@ -30,6 +30,20 @@ public struct TableMetadata: Codable, Sendable, Equatable {
     public var contentHash: String
     /// The tool and version that built the table.
     public var tool: String
+    /// The key columns of a composite key (CSV/TSV), 1-based, in key order; `nil` for one.
+    public var keyColumns: [Int]?
+    /// How many parts a key has (`nil`: one).
+    public var keyParts: Int?
+    /// Keys were case folded (`--ignore-case`); every lookup key is folded too.
+    public var ignoreCase: Bool?
+    /// Keys were trimmed of surrounding whitespace (`--trim`); every lookup key is too.
+    public var trim: Bool?
+    /// The column names of the header (`--header`), key columns included, in row order.
+    public var columns: [String]?
+    /// How many columns the first record had (CSV/TSV), key columns included.
+    public var columnCount: Int?
+    /// The values stored, when the table keeps every value of a key (`--duplicates all`).
+    public var values: Int?
 
     /// The layout version this code writes.
     public static let currentLayoutVersion = 1
@@ -54,6 +68,17 @@ public struct TableMetadata: Codable, Sendable, Equatable {
         self.contentHash = contentHash
         self.tool = Self.toolName
     }
+
+    /// How the table's keys are formed; every lookup key is formed the same way.
+    public var keyForm: KeyForm {
+        KeyForm(parts: keyParts ?? keyColumns?.count ?? 1, ignoreCase: ignoreCase ?? false, trim: trim ?? false)
+    }
+
+    /// Whether a key has one value or a list (`--duplicates all`).
+    public var valuesPerKey: ValuesPerKey { duplicates == DuplicatePolicy.all.rawValue ? .many : .one }
+
+    /// The 1-based columns of the key in a table row (CSV/TSV).
+    public var keyColumnList: [Int] { keyColumns ?? keyColumn.map { [$0] } ?? [1] }
 
     /// JSON bytes with sorted keys.
     func encoded() throws -> [UInt8] {

@@ -30,8 +30,8 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "Input format: csv, tsv, jsonl, mdb-dump or cdb (default: from the file extension).")
     var format: RecordFormat?
 
-    @Option(name: [.customShort("k"), .customLong("key-column")], help: "1-based column of the key (csv, tsv).")
-    var keyColumn: Int = 1
+    @Option(name: [.customShort("k"), .customLong("key-column")], help: "1-based column of the key (csv, tsv); several, like 2,5, make a composite key: those columns' values joined by the byte 0x1F.")
+    var keyColumn = KeyColumns([1])
 
     @Option(help: "Field holding the key (jsonl).")
     var keyField: String = "key"
@@ -39,11 +39,17 @@ struct BuildCommand: ParsableCommand {
     @Option(name: [.customShort("d"), .customLong("delimiter")], help: "Field delimiter: one character, or tab (default: , for csv, tab for tsv).")
     var delimiter: String?
 
-    @Flag(help: "The first line of each input is a header: skip it.")
+    @Flag(help: "The first line of each input is a header: skip it (the first input's header is stored, so `--columns` can name columns).")
     var header = false
 
-    @Option(help: "Duplicate keys: error (stop and name both lines), first or last (keep that one).")
+    @Option(help: "Duplicate keys: error (stop and name both lines), first or last (keep that one), or all (keep every value, in input order: a one-to-many table).")
     var duplicates: DuplicatePolicy = .error
+
+    @Flag(help: "Compare keys ignoring case (Unicode case folding). Recorded in the table: every lookup folds its keys too.")
+    var ignoreCase = false
+
+    @Flag(help: "Compare keys without surrounding whitespace (of each key column). Recorded in the table: every lookup trims its keys too.")
+    var trim = false
 
     @Option(help: "Memory for sorting, e.g. 512M or 2G; beyond it, sorted runs spill to temp files. (default: 1G, or half the memory limit when that is less: the cgroup's or the RAM)")
     var memory: String?
@@ -64,7 +70,6 @@ struct BuildCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        if keyColumn < 1 { throw ValidationError("--key-column must be 1 or more (columns are numbered from 1)") }
         if let delimiter, parseDelimiter(delimiter) == nil {
             throw ValidationError("--delimiter must be a single character other than a quote or newline, or 'tab'")
         }
@@ -81,9 +86,11 @@ struct BuildCommand: ParsableCommand {
             let started = Date()
             var options = BuildOptions()
             options.format = format
-            options.record = RecordOptions(keyColumn: keyColumn, delimiter: delimiter.flatMap(parseDelimiter),
+            options.record = RecordOptions(delimiter: delimiter.flatMap(parseDelimiter),
                                            header: header, keyField: keyField, database: database)
+            options.record.keyColumns = keyColumn.columns
             options.duplicates = duplicates
+            options.keyForm = KeyForm(parts: keyColumn.columns.count, ignoreCase: ignoreCase, trim: trim)
             options.memoryBudget = memory.flatMap(parseSize) ?? BuildOptions.defaultMemoryBudget
             options.skipBadRecords = skipBadLines
             options.temporaryDirectory = tempDir
@@ -100,7 +107,9 @@ struct BuildCommand: ParsableCommand {
             }
             if !quiet {
                 let seconds = Date().timeIntervalSince(started)
-                var line = "built \(output): \(report.records) record\(report.records == 1 ? "" : "s") from \(inputs.count) input\(inputs.count == 1 ? "" : "s") in \(String(format: "%.2f", seconds)) s"
+                var line = "built \(output): \(report.records) record\(report.records == 1 ? "" : "s")"
+                if let values = report.metadata.values { line += " (\(values) value\(values == 1 ? "" : "s"))" }
+                line += " from \(inputs.count) input\(inputs.count == 1 ? "" : "s") in \(String(format: "%.2f", seconds)) s"
                 if report.duplicatesDropped > 0 { line += ", \(report.duplicatesDropped) duplicates dropped" }
                 if report.badRecords > 0 { line += ", \(report.badRecords) bad records skipped" }
                 if report.runsSpilled > 0 { line += ", sorted in \(report.runsSpilled) runs on disk" }

@@ -10,7 +10,9 @@ struct DumpCommand: ParsableCommand {
         discussion: """
         mdb-dump writes the text format of LMDB's mdb_dump (add --print for its readable -p \
         variant): `mdb_load -n -f FILE NEW.lmdb` and `lookup build --format mdb-dump` both read \
-        it back. csv and tsv write KEY,VALUE lines; a table built from CSV gets its rows back.
+        it back (a one-to-many table's lists as stored). csv and tsv write KEY,VALUE lines, one \
+        per value of a one-to-many table, the parts of a composite key as columns of their own \
+        (first); a table built from CSV gets its rows back.
         """)
 
     @Argument(help: "The table file.")
@@ -33,10 +35,12 @@ struct DumpCommand: ParsableCommand {
                 let csv = format == .csv
                 // A table built from CSV stores the rest of each row as CSV text: write it as is.
                 let raw = csv && opened.metadata?.format == "csv"
-                let writer = DelimitedWriter(delimiter: csv ? UInt8(ascii: ",") : 9, quoting: csv, rawValue: raw)
-                written = try opened.scan { key, value in
-                    hash.add(key: key, value: value)
-                    try writer.write(key: key, value: value, to: &out)
+                let writer = DelimitedWriter(delimiter: csv ? UInt8(ascii: ",") : 9, quoting: csv, rawValue: raw,
+                                             splitsKeyParts: opened.keyForm.parts > 1)
+                let kind = opened.valuesPerKey
+                written = try opened.scan { key, stored in
+                    hash.add(key: key, value: stored)
+                    try forEachValue(stored, kind) { value in try writer.write(key: key, value: value, to: &out) }
                     return true
                 }
             default:

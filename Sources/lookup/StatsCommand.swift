@@ -45,9 +45,14 @@ struct StatsCommand: ParsableCommand {
                     ("format", m.format),
                     ("sources", m.sources.joined(separator: ", ")),
                 ]
-                if let k = m.keyColumn { rows.append(("key column", "\(k)")) }
+                if let k = m.keyColumns { rows.append(("key columns", k.map(String.init).joined(separator: ","))) }
+                else if let k = m.keyColumn { rows.append(("key column", "\(k)")) }
                 if let f = m.keyField { rows.append(("key field", f)) }
+                rows.append(("keys", m.keyForm.summary))
+                if let names = m.columns { rows.append(("columns", names.joined(separator: ", "))) }
+                else if let n = m.columnCount { rows.append(("columns", "\(n) (no header stored)")) }
                 rows.append(("duplicates", "\(m.duplicates) (\(m.duplicatesDropped) dropped)"))
+                if let v = m.values { rows.append(("values", "\(v) (one-to-many: every value of a key, in input order)")) }
                 if m.badRecordsSkipped > 0 { rows.append(("bad records skipped", "\(m.badRecordsSkipped)")) }
                 rows.append(("content hash", m.contentHash))
             } else {

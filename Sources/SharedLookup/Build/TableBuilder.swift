@@ -13,11 +13,13 @@ public enum DuplicatePolicy: String, CaseIterable, Sendable, Codable {
     case first
     /// Keep the last occurrence in input order.
     case last
+    /// Keep every value, in input order: a one-to-many table (see `ValueList`).
+    case all
 }
 
 /// What the merging thread kept (read after it ended).
 private final class MergeOutcome: @unchecked Sendable {
-    var written = 0, dropped = 0
+    var written = 0, dropped = 0, values = 0
     var hash = ContentHash()
 }
 
@@ -34,6 +36,9 @@ public struct BuildOptions: Sendable {
     public var record: RecordOptions
     /// The duplicate-key policy.
     public var duplicates: DuplicatePolicy
+    /// Case folding and trimming applied to every key (recorded in the table, so every lookup
+    /// applies them too). Its part count follows `record.keyColumns`.
+    public var keyForm: KeyForm = KeyForm()
     /// Memory for sorting, in bytes; past it, sorted runs spill to temp files.
     public var memoryBudget: Int
     /// Count and skip malformed records instead of failing on the first.
@@ -103,6 +108,10 @@ public final class TableBuilder {
     private var formats: [String] = []
     private var bad = Samples<LookupError>(limit: TableBuilder.sampleLimit)
     private var published = false
+    private let normalizer: KeyNormalizer
+    /// The first CSV/TSV input's header names and column count.
+    private var columnNames: [String]?
+    private var columnCount: Int?
 
     /// How many bad-record errors a report keeps.
     public static let sampleLimit = 10
@@ -112,6 +121,9 @@ public final class TableBuilder {
     public init(destination: String, options: BuildOptions = BuildOptions()) throws(LookupError) {
         self.destination = destination
         self.options = options
+        var form = options.keyForm
+        form.parts = options.record.keyColumns.count
+        normalizer = KeyNormalizer(form: form)
         let slash = destination.lastIndex(of: "/")
         directory = slash.map { $0 == destination.startIndex ? "/" : String(destination[..<$0]) } ?? "."
         let base = slash.map { String(destination[destination.index(after: $0)...]) } ?? destination
@@ -196,8 +208,9 @@ public final class TableBuilder {
             formats.append("api")
         }
         let base = UInt64(sources.count - 1) << 40
-        try key.withLMDBBytes { k in
+        try key.withLMDBBytes { raw in
             try value.withLMDBBytes { v in
+                let k = normalizer.normalize(raw)
                 if k.isEmpty { throw LookupError(.badRecord, path: "api", line: sorter.count + 1, "empty key") }
                 if k.count > options.record.maxKeySize {
                     throw LookupError(.badRecord, path: "api", line: sorter.count + 1,
@@ -214,7 +227,28 @@ public final class TableBuilder {
 
         @inline(__always)
         mutating func record(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, line: Int) throws {
+            if builder.normalizer.form.normalizes {
+                try normalizedRecord(key: key, value: value, line: line)
+                return
+            }
             try builder.sorter.add(key: key, value: value, sequence: base | UInt64(line))
+        }
+
+        /// A record whose key is folded or trimmed first (which may leave it empty or too long).
+        private mutating func normalizedRecord(key raw: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, line: Int) throws {
+            let key = builder.normalizer.normalize(raw)
+            if let problem = builder.options.record.keyProblem(key) {
+                let name = builder.sources.last.map { $0 == "-" ? "<stdin>" : $0 } ?? "?"
+                try badRecord(LookupError(.badRecord, path: name, line: line,
+                                          "\(problem) after \(builder.options.keyForm.trim ? "trimming" : "case folding")"))
+                return
+            }
+            try builder.sorter.add(key: key, value: value, sequence: base | UInt64(line))
+        }
+
+        mutating func layout(names: [String]?, columns: Int) {
+            if builder.columnCount == nil { builder.columnCount = columns }
+            if builder.columnNames == nil, let names { builder.columnNames = names }
         }
 
         mutating func badRecord(_ error: LookupError) throws {
@@ -280,13 +314,27 @@ public final class TableBuilder {
             let headroom = 2 * (commitBytes + RecordPipe.chunkSize) + 2 * sorter.largestRecord
             do {
                 var done = false
+                // A chunk larger than usual (a long list of values under --duplicates all) is
+                // written in a transaction of its own, after the map grew for it.
+                var carried: PackedRecords?
                 while !done {
-                    try growMapIfNeeded(env, headroom: headroom)
+                    try growMapIfNeeded(env, headroom: headroom + 2 * (carried?.count ?? 0))
                     try env.write { txn in
                         try txn.withCursor(data) { cursor in
                             var batch = 0
                             while batch < commitBytes {
-                                guard let chunk = try pipe.receive() else { done = true; return }
+                                let chunk: PackedRecords
+                                if let first = carried {
+                                    chunk = first
+                                    carried = nil
+                                } else {
+                                    guard let next = try pipe.receive() else { done = true; return }
+                                    if next.count > RecordPipe.chunkSize + sorter.largestRecord + 64 {
+                                        carried = next
+                                        return
+                                    }
+                                    chunk = next
+                                }
                                 try chunk.forEach { k, v in try cursor.put(k, v, flags: .append) }
                                 batch += chunk.count
                                 pipe.recycle(chunk)
@@ -301,7 +349,7 @@ public final class TableBuilder {
             }
             mergeEnded()
             let (written, dropped, hash) = (merged.written, merged.dropped, merged.hash)
-            let metadata = TableMetadata(
+            var metadata = TableMetadata(
                 records: written, sources: sources, format: formats.joined(separator: "+"),
                 keyColumn: formats.contains(where: { $0 == "csv" || $0 == "tsv" }) ? options.record.keyColumn : nil,
                 keyField: formats.contains("jsonl") ? options.record.keyField : nil,
@@ -309,6 +357,16 @@ public final class TableBuilder {
                     ? options.record.delimiter.map { String(UnicodeScalar($0)) } ?? (formats.contains("tsv") ? "\t" : ",") : nil,
                 duplicates: options.duplicates.rawValue, duplicatesDropped: dropped, badRecordsSkipped: bad.count,
                 contentHash: hash.hex)
+            let delimited = formats.contains(where: { $0 == "csv" || $0 == "tsv" })
+            if delimited && options.record.keyColumns.count > 1 { metadata.keyColumns = options.record.keyColumns }
+            if options.record.keyColumns.count > 1 { metadata.keyParts = options.record.keyColumns.count }
+            if options.keyForm.ignoreCase { metadata.ignoreCase = true }
+            if options.keyForm.trim { metadata.trim = true }
+            if delimited {
+                metadata.columns = columnNames
+                metadata.columnCount = columnCount
+            }
+            if options.duplicates == .all { metadata.values = merged.values }
             let encoded = try metadata.encoded()
             sorter.releaseMemory()
             // The index is built in LMDB's own buffer for the value, in memory until the commit.
@@ -343,6 +401,10 @@ public final class TableBuilder {
     /// duplicate policy, hashes what is kept and hands it to `pipe` in chunks. Ends the pipe
     /// (with the error, if one stopped it).
     fileprivate func merge(into pipe: RecordPipe, outcome: MergeOutcome) {
+        if options.duplicates == .all {
+            mergeAll(into: pipe, outcome: outcome)
+            return
+        }
         var chunk = PackedRecords()
         var hash = ContentHash()
         var written = 0, dropped = 0
@@ -368,6 +430,8 @@ public final class TableBuilder {
                         chunk.truncate(to: pending)
                         chunk.append(key: r.key, value: r.value)
                         pendingSequence = r.sequence
+                    case .all:
+                        preconditionFailure("--duplicates all is merged by mergeAll")
                     }
                     continue
                 }
@@ -387,6 +451,49 @@ public final class TableBuilder {
             if chunk.count > 0 { guard pipe.send(chunk) != nil else { return } }
             outcome.written = written
             outcome.dropped = dropped
+            outcome.hash = hash
+            pipe.finish()
+        } catch {
+            pipe.finish(error: error)
+        }
+    }
+
+    /// `merge` for `--duplicates all`: each key's values, in input order (the sorter orders
+    /// equal keys by their sequence), become one record holding a `ValueList`.
+    private func mergeAll(into pipe: RecordPipe, outcome: MergeOutcome) {
+        var chunk = PackedRecords()
+        var hash = ContentHash()
+        var written = 0, values = 0
+        let key = ByteScratch(capacity: 1024), list = ByteScratch()
+        var open = false
+        func settle() -> Bool {
+            chunk.append(key: key.bytes, value: list.bytes)
+            hash.add(key: key.bytes, value: list.bytes)
+            written += 1
+            if chunk.count >= RecordPipe.chunkSize {
+                guard let empty = pipe.send(chunk) else { return false }
+                chunk = empty
+            }
+            return true
+        }
+        do {
+            while let r = try sorter.next() {
+                values += 1
+                if open && compareKeys(key.bytes, r.key) == 0 {
+                    ValueList.append(r.value, to: list)
+                    continue
+                }
+                if open { guard settle() else { return } }
+                key.removeAll()
+                key.append(r.key)
+                list.removeAll()
+                ValueList.append(r.value, to: list)
+                open = true
+            }
+            if open { guard settle() else { return } }
+            if chunk.count > 0 { guard pipe.send(chunk) != nil else { return } }
+            outcome.written = written
+            outcome.values = values
             outcome.hash = hash
             pipe.finish()
         } catch {

@@ -125,6 +125,10 @@ struct DelimitedParser {
     private let keyBytes = ByteScratch(capacity: 1024)
     /// A value assembled from the columns before and after the key column.
     private let valueBytes = ByteScratch()
+    /// Whether the key is made of several columns.
+    private let composite: Bool
+    /// The columns of a composite key's record: raw start and end, and whether quoted.
+    private var spans: [(start: Int, end: Int, quoted: Bool)] = []
 
     private static let quote = UInt8(ascii: "\"")
 
@@ -133,14 +137,17 @@ struct DelimitedParser {
         self.options = options
         self.delimiter = delimiter
         self.quoting = quoting && delimiter != Self.quote
+        self.composite = options.keyColumns.count > 1
     }
 
     /// Reads every record of `input`, sending records and bad records to `handler`.
     mutating func parse<H: RecordHandler>(_ input: InputReader, into handler: inout H) throws {
-        guard options.keyColumn >= 1 else {
-            throw LookupError(.usage, "key column must be 1 or more (got \(options.keyColumn))")
+        guard options.keyColumns.allSatisfy({ $0 >= 1 }) else {
+            throw LookupError(.usage, "key columns must be 1 or more (got \(options.keyColumns.map(String.init).joined(separator: ",")))")
         }
         var first = true
+        var names: [String]?
+        var layoutPending = true
         var consumedBefore = input.bytesConsumed
         while let raw = try input.nextLine() {
             let lineNumber = input.lineNumber
@@ -149,18 +156,57 @@ struct DelimitedParser {
             var line = raw
             if first {
                 first = false
-                if options.header { continue }
                 if line.startsWithBOM { line = line.slice(3, line.count) }
+                if options.header {
+                    names = fieldTexts(line)
+                    continue
+                }
             }
             if line.isEmpty { continue }
-            // A line without quotes needs no RFC 4180 scanning: split it on the delimiter.
-            if !quoting || memchr(line.baseAddress!, Int32(Self.quote), line.count) == nil {
+            if layoutPending {
+                layoutPending = false
+                handler.layout(names: names, columns: fieldTexts(line).count)
+            }
+            if composite {
+                try splitComposite(line, terminator: terminator, lineNumber: lineNumber,
+                                   consumedBefore: &consumedBefore, input: input, handler: &handler)
+            } else if !quoting || memchr(line.baseAddress!, Int32(Self.quote), line.count) == nil {
+                // A line without quotes needs no RFC 4180 scanning: split it on the delimiter.
                 try splitPlain(line, lineNumber: lineNumber, input: input, handler: &handler)
             } else {
                 try splitQuoted(line, terminator: terminator, lineNumber: lineNumber,
                                 consumedBefore: &consumedBefore, input: input, handler: &handler)
             }
         }
+        if layoutPending, let names { handler.layout(names: names, columns: names.count) }
+    }
+
+    /// The texts of a line's fields (quotes decoded), for the header and a column count.
+    /// Once per input: simple rather than fast.
+    private func fieldTexts(_ line: UnsafeRawBufferPointer) -> [String] {
+        var fields: [String] = []
+        var field: [UInt8] = []
+        var inQuotes = false
+        var i = 0
+        while i < line.count {
+            let byte = line[i]
+            if quoting && byte == Self.quote {
+                if inQuotes && i + 1 < line.count && line[i + 1] == Self.quote {
+                    field.append(byte)
+                    i += 1
+                } else {
+                    inQuotes.toggle()
+                }
+            } else if byte == delimiter && !inQuotes {
+                fields.append(String(decoding: field, as: UTF8.self))
+                field.removeAll()
+            } else {
+                field.append(byte)
+            }
+            i += 1
+        }
+        fields.append(String(decoding: field, as: UTF8.self))
+        return fields
     }
 
     /// Reports a bad record at `line`.
@@ -238,7 +284,7 @@ struct DelimitedParser {
 
     /// A line with quotes: scan the fields by RFC 4180, reading more lines while a quoted
     /// field is open, then take the key column out.
-    private func splitQuoted<H: RecordHandler>(_ firstLine: UnsafeRawBufferPointer, terminator firstTerminator: Int,
+    private mutating func splitQuoted<H: RecordHandler>(_ firstLine: UnsafeRawBufferPointer, terminator firstTerminator: Int,
                                                lineNumber: Int, consumedBefore: inout Int, input: InputReader,
                                                handler: inout H) throws {
         let quote = Self.quote
@@ -251,6 +297,7 @@ struct DelimitedParser {
         var fieldStart = 0        // first raw byte of that column
         var inQuotes = false
         var keyStart = -1, keyEnd = -1, keyQuoted = false
+        spans.removeAll(keepingCapacity: true)
 
         scan: while true {
             let base = record.baseAddress!
@@ -269,6 +316,7 @@ struct DelimitedParser {
                     return
                 }
                 if column == options.keyColumn { keyStart = fieldStart; keyEnd = end; keyQuoted = false }
+                spans.append((fieldStart, end, false))
                 if end == count { break scan }
                 position = end + 1
                 column += 1
@@ -315,11 +363,16 @@ struct DelimitedParser {
             }
             inQuotes = false
             if column == options.keyColumn { keyStart = fieldStart; keyEnd = end; keyQuoted = true }
+            spans.append((fieldStart, end, true))
             if end == count { break scan }
             position = end + 1
             column += 1
         }
 
+        if composite {
+            try deliverComposite(record, lineNumber: lineNumber, input: input, handler: &handler)
+            return
+        }
         guard keyStart >= 0 else {
             try bad("line has \(column) column\(column == 1 ? "" : "s"), key column is \(options.keyColumn)",
                     line: lineNumber, input: input, handler: &handler)
@@ -347,5 +400,77 @@ struct DelimitedParser {
             return
         }
         try handler.record(key: key, value: joinedValue(record, keyStart: keyStart, keyEnd: keyEnd), line: lineNumber)
+    }
+
+    // MARK: Composite keys
+
+    /// A record whose key is several columns: finds every column (RFC 4180 quoting when the
+    /// line has quotes), then joins the key columns' texts with 0x1F.
+    private mutating func splitComposite<H: RecordHandler>(_ line: UnsafeRawBufferPointer, terminator: Int, lineNumber: Int,
+                                                           consumedBefore: inout Int, input: InputReader,
+                                                           handler: inout H) throws {
+        if quoting && memchr(line.baseAddress!, Int32(Self.quote), line.count) != nil {
+            try splitQuoted(line, terminator: terminator, lineNumber: lineNumber,
+                            consumedBefore: &consumedBefore, input: input, handler: &handler)
+            return
+        }
+        spans.removeAll(keepingCapacity: true)
+        let base = line.baseAddress!
+        var start = 0
+        while true {
+            let end = memchr(base + start, Int32(delimiter), line.count - start).map { UnsafeRawPointer($0) - base } ?? line.count
+            spans.append((start, end, false))
+            if end == line.count { break }
+            start = end + 1
+        }
+        try deliverComposite(line, lineNumber: lineNumber, input: input, handler: &handler)
+    }
+
+    /// Hands over a composite-key record whose columns are in `spans`: the key is the key
+    /// columns' texts (quotes decoded) joined by 0x1F, the value the other columns as written.
+    private func deliverComposite<H: RecordHandler>(_ record: UnsafeRawBufferPointer, lineNumber: Int, input: InputReader,
+                                                    handler: inout H) throws {
+        let columns = options.keyColumns
+        let needed = columns.max() ?? 1
+        guard spans.count >= needed else {
+            try bad("line has \(spans.count) column\(spans.count == 1 ? "" : "s"), key columns are \(columns.map(String.init).joined(separator: ","))",
+                    line: lineNumber, input: input, handler: &handler)
+            return
+        }
+        keyBytes.removeAll()
+        for (i, column) in columns.enumerated() {
+            if i > 0 { keyBytes.append(KeyForm.partSeparator) }
+            let span = spans[column - 1]
+            let text = record.slice(span.start, span.end)
+            if memchr(text.baseAddress!, Int32(KeyForm.partSeparator), text.count) != nil {
+                try bad("key column \(column) holds the byte 0x1F, which separates the parts of a composite key",
+                        line: lineNumber, input: input, handler: &handler)
+                return
+            }
+            if span.quoted {
+                let content = record.slice(span.start + 1, span.end - 1)
+                var j = 0
+                while j < content.count {
+                    let byte = content[j]
+                    keyBytes.append(byte)
+                    j += byte == Self.quote ? 2 : 1
+                }
+            } else {
+                keyBytes.append(text)
+            }
+        }
+        valueBytes.removeAll()
+        var firstField = true
+        for (i, span) in spans.enumerated() where !columns.contains(i + 1) {
+            if !firstField { valueBytes.append(delimiter) }
+            firstField = false
+            valueBytes.append(record.slice(span.start, span.end))
+        }
+        let key = keyBytes.bytes
+        if let problem = options.textKeyProblem(key) {
+            try bad(problem, line: lineNumber, input: input, handler: &handler)
+            return
+        }
+        try handler.record(key: key, value: valueBytes.bytes, line: lineNumber)
     }
 }

@@ -35,7 +35,13 @@ public enum RecordFormat: String, CaseIterable, Sendable, Codable {
 /// How records are read from an input.
 public struct RecordOptions: Sendable, Hashable {
     /// 1-based column holding the key (CSV/TSV). Default 1.
-    public var keyColumn: Int
+    public var keyColumn: Int {
+        get { keyColumns[0] }
+        set { keyColumns = [newValue] }
+    }
+    /// 1-based columns whose values, joined by 0x1F in this order, make the key (CSV/TSV):
+    /// one for a plain key, several for a composite key (`-k 2,5`).
+    public var keyColumns: [Int]
     /// Field delimiter for CSV/TSV; `nil` means the format's own (`,` or tab).
     public var delimiter: UInt8?
     /// Whether the first line of each CSV/TSV input is a header to skip.
@@ -51,7 +57,7 @@ public struct RecordOptions: Sendable, Hashable {
     /// Creates options with the defaults described on each property.
     public init(keyColumn: Int = 1, delimiter: UInt8? = nil, header: Bool = false, keyField: String = "key",
                 database: String? = nil, maxKeySize: Int = lmdbMaxKeySize) {
-        self.keyColumn = keyColumn
+        self.keyColumns = [keyColumn]
         self.delimiter = delimiter
         self.header = header
         self.keyField = keyField
@@ -72,6 +78,13 @@ public protocol RecordHandler {
     mutating func record(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, line: Int) throws
     /// One malformed record; throw to stop, return to skip it.
     mutating func badRecord(_ error: LookupError) throws
+    /// The columns of a CSV/TSV input, told once per input: the header's names (with
+    /// `header`), and how many columns its first record (or its header) has.
+    mutating func layout(names: [String]?, columns: Int)
+}
+
+extension RecordHandler {
+    public mutating func layout(names: [String]?, columns: Int) {}
 }
 
 extension RecordFormat {

@@ -101,32 +101,60 @@ public struct DelimitedWriter: Sendable {
     /// Whether values are written as they are: for tables built from CSV, whose values are
     /// already the rest of a CSV line.
     public let rawValue: Bool
+    /// Whether a composite key's parts (joined by 0x1F) are written as fields of their own.
+    public let splitsKeyParts: Bool
 
     /// Creates a writer; see the properties.
-    public init(delimiter: UInt8, quoting: Bool, rawValue: Bool) {
+    public init(delimiter: UInt8, quoting: Bool, rawValue: Bool, splitsKeyParts: Bool = false) {
         self.delimiter = delimiter
         self.quoting = quoting
         self.rawValue = rawValue
+        self.splitsKeyParts = splitsKeyParts
     }
 
     /// Writes one `key<delimiter>value` line. Without quoting, throws a `.usage` error for a
     /// key holding the delimiter, CR or LF, or a value holding CR or LF.
     public func write(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
                       to out: inout OutputBuffer) throws(LookupError) {
+        if splitsKeyParts && key.contains(KeyForm.partSeparator) {
+            // A composite key: each part a field of its own.
+            var start = 0
+            for i in 0...key.count where i == key.count || key[i] == KeyForm.partSeparator {
+                let part = UnsafeRawBufferPointer(rebasing: key[start..<i])
+                if quoting { try writeField(part, to: &out) } else { try checkedTSVKey(part, to: &out) }
+                if i < key.count { try out.append(delimiter) }
+                start = i + 1
+            }
+            try writeValue(key: key, value, to: &out)
+            return
+        }
         if quoting {
             try writeField(key, to: &out)
-            try out.append(delimiter)
+        } else {
+            try checkedTSVKey(key, to: &out)
+        }
+        try writeValue(key: key, value, to: &out)
+    }
+
+    /// Writes a key (or key part) as a TSV field, refusing one that cannot be.
+    private func checkedTSVKey(_ key: UnsafeRawBufferPointer, to out: inout OutputBuffer) throws(LookupError) {
+        if key.contains(where: { $0 == delimiter || $0 == 0x0A || $0 == 0x0D }) {
+            let what = key.contains(delimiter) ? (delimiter == 9 ? "a tab" : "the delimiter") : "a line break"
+            throw LookupError(.usage, "key \"\(printablePreview(key))\" holds \(what) and cannot be written as TSV; use --format mdb-dump")
+        }
+        try out.append(key)
+    }
+
+    /// Writes the delimiter, the value and the line end.
+    private func writeValue(key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
+                            to out: inout OutputBuffer) throws(LookupError) {
+        try out.append(delimiter)
+        if quoting {
             if rawValue { try out.append(value) } else { try writeField(value, to: &out) }
         } else {
-            if key.contains(where: { $0 == delimiter || $0 == 0x0A || $0 == 0x0D }) {
-                let what = key.contains(delimiter) ? (delimiter == 9 ? "a tab" : "the delimiter") : "a line break"
-                throw LookupError(.usage, "key \"\(printablePreview(key))\" holds \(what) and cannot be written as TSV; use --format mdb-dump")
-            }
             if value.contains(where: { $0 == 0x0A || $0 == 0x0D }) {
                 throw LookupError(.usage, "the value of key \"\(printablePreview(key))\" holds a line break and cannot be written as TSV; use --format mdb-dump")
             }
-            try out.append(key)
-            try out.append(delimiter)
             try out.append(value)
         }
         try out.append(UInt8(0x0A))

@@ -90,6 +90,10 @@ public final class Table: @unchecked Sendable {
     public let metadata: TableMetadata?
     /// Size of the table file when opened.
     public let fileSize: Int
+    /// How the table's keys are formed (parts, case folding, trimming), from its metadata.
+    public let keyForm: KeyForm
+    /// Whether a key has one value or a list of them (`--duplicates all`).
+    public let valuesPerKey: ValuesPerKey
     /// The table's hash index, read from the map (`nil` for tables without one, or one that
     /// does not match the file). It points into the map, so it is valid only while this table
     /// is open: internal, never handed out where it could outlive the table (`TableStats`
@@ -192,6 +196,8 @@ public final class Table: @unchecked Sendable {
                 }
                 return (data, metadata, index)
             }
+            keyForm = metadata?.keyForm ?? KeyForm()
+            valuesPerKey = metadata?.valuesPerKey ?? .one
         } catch let error as LMDBError {
             throw LookupError(error, path: path)
         } catch let error as LookupError {
@@ -229,19 +235,50 @@ public final class Table: @unchecked Sendable {
         }
     }
 
-    /// The value for `key` as owned bytes, or `nil`.
+    /// `key` as the table stores it: case folded and trimmed when the table was built so
+    /// (`keyForm`). The lookups of `Table`, `TableReader.withValue` and `lookupBatch` apply it
+    /// themselves; `TableReader.value(for:)` and `KeyBatch` take keys in this form.
+    public func storedKey<K: LMDBBytes>(_ key: K) -> [UInt8] {
+        key.withLMDBBytes { bytes in
+            keyForm.normalizes ? Array(KeyNormalizer(form: keyForm).normalize(bytes)) : Array(bytes)
+        }
+    }
+
+    /// The value for `key` as owned bytes, or `nil`. For a one-to-many table, its first value
+    /// (see `allValues(for:)`).
     public func value<K: LMDBBytes>(for key: K) throws -> [UInt8]? {
-        try read { reader in try reader.withValue(for: key) { $0.map { Array($0) } } }
+        try withValue(for: key) { $0.map { Array($0) } }
     }
 
-    /// The value for `key` as a String (UTF-8, invalid bytes repaired), or `nil`.
+    /// The value for `key` as a String (UTF-8, invalid bytes repaired), or `nil`. For a
+    /// one-to-many table, its first value.
     public func string(for key: String) throws -> String? {
-        try read { reader in try reader.withValue(for: key) { $0.map { String(decoding: $0, as: UTF8.self) } } }
+        try withValue(for: key) { $0.map { String(decoding: $0, as: UTF8.self) } }
     }
 
-    /// Calls `body` with the value for `key` (or `nil`) without copying it.
+    /// Every value of `key` in input order: one for most tables, all of them for a
+    /// one-to-many table (`--duplicates all`); empty when the key is missing.
+    public func allValues<K: LMDBBytes>(for key: K) throws -> [[UInt8]] {
+        try read { reader in
+            try reader.withValue(for: key) { stored in
+                var values: [[UInt8]] = []
+                if let stored { forEachValue(stored, valuesPerKey) { values.append(Array($0)) } }
+                return values
+            }
+        }
+    }
+
+    /// Calls `body` with the value for `key` (or `nil`) without copying it. For a one-to-many
+    /// table, its first value.
     public func withValue<K: LMDBBytes, R>(for key: K, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
-        try read { reader in try reader.withValue(for: key, body) }
+        try read { reader in
+            try reader.withValue(for: key) { stored in
+                guard let stored, valuesPerKey == .many else { return try body(stored) }
+                var first: UnsafeRawBufferPointer?
+                for value in ValueList(stored) { first = value; break }
+                return try body(first)
+            }
+        }
     }
 
     /// Whether `key` is in the table.
@@ -251,11 +288,20 @@ public final class Table: @unchecked Sendable {
 
     /// The values for many keys, in the order of `keys` (`nil` where missing). Looks them up
     /// together (`KeyBatch`: through the key index with prefetches, or in key order with one
-    /// cursor for a table without one), much faster than one lookup per key.
+    /// cursor for a table without one), much faster than one lookup per key. For a
+    /// one-to-many table, each key's first value (see `allValues(for keys:)`).
     public func values<K: LMDBBytes>(for keys: [K]) throws -> [[UInt8]?] {
-        var result = [[UInt8]?](repeating: nil, count: keys.count)
+        try allValues(for: keys).map { $0.isEmpty ? nil : $0[0] }
+    }
+
+    /// Every value of each key of `keys` (see `allValues(for:)`), looked up together, in the
+    /// order of `keys`.
+    public func allValues<K: LMDBBytes>(for keys: [K]) throws -> [[[UInt8]]] {
+        var result = [[[UInt8]]](repeating: [], count: keys.count)
         try read { reader in
-            try reader.lookupBatch(keys) { index, value in result[index] = value.map { Array($0) } }
+            try reader.lookupBatch(keys) { index, stored in
+                if let stored { forEachValue(stored, valuesPerKey) { result[index].append(Array($0)) } }
+            }
         }
         return result
     }

@@ -26,6 +26,9 @@ extension Table {
         var hash = ContentHash()
         var previous: [UInt8] = []
         var outOfOrder = 0, badKeys = 0, indexMisses = 0, misrouted = 0
+        // A one-to-many table: every value is a list; the lists' values add up to the metadata's.
+        let many = valuesPerKey == .many
+        var badLists = 0, values = 0
         // The walk goes leaf to leaf without the branch pages; a lookup descends through them.
         // The first and last key of every leaf found by a descent, at the place the walk saw
         // them, proves every branch key routes every record right.
@@ -47,6 +50,9 @@ extension Table {
                     previous.removeAll(keepingCapacity: true)
                     previous.append(contentsOf: entry.key)
                     hash.add(key: entry.key, value: entry.value)
+                    if many {
+                        if !ValueList.isWellFormed(entry.value) { badLists += 1 } else { values += ValueList(entry.value).count }
+                    }
                     if let index = keyIndex {
                         switch index.find(entry.key, hash: KeyIndex.hash(entry.key)) {
                         case .found(let value):
@@ -68,6 +74,10 @@ extension Table {
         if outOfOrder > 0 { problems.append("\(outOfOrder) keys out of order") }
         if misrouted > 0 { problems.append("the B+tree's branch pages do not lead to \(misrouted) records at the ends of leaf pages") }
         if indexMisses > 0 { problems.append("the key index does not find \(indexMisses) records of the table") }
+        if badLists > 0 { problems.append("\(badLists) values are not well-formed lists of values (a one-to-many table)") }
+        if many, badLists == 0, let recorded = metadata?.values, recorded != values {
+            problems.append("metadata says \(recorded) values, the lists hold \(values)")
+        }
         if badKeys > 0 { problems.append("\(badKeys) keys empty or longer than \(lmdbMaxKeySize) bytes") }
         // A table of lookup's layout: its file as lookup build writes it, too.
         if database.name == TableLayout.dataDatabase {

@@ -15,7 +15,8 @@ public struct TableReader: ~Copyable {
         self.table = table
     }
 
-    /// The value for `key`, borrowed from the map, or `nil`.
+    /// The stored value for `key` (in the table's stored form: see `Table.storedKey`),
+    /// borrowed from the map, or `nil`. For a one-to-many table, a `ValueList`.
     @inline(__always)
     public func value(for key: UnsafeRawBufferPointer) throws(LookupError) -> UnsafeRawBufferPointer? {
         // LMDB rejects empty and over-long keys with EINVAL; they cannot be in the table.
@@ -47,14 +48,19 @@ public struct TableReader: ~Copyable {
         return found.baseAddress == value
     }
 
-    /// Calls `body` with the value for `key` (or `nil`).
+    /// Calls `body` with the stored value for `key` (or `nil`); the key is case folded and
+    /// trimmed first when the table's keys are. For a one-to-many table, a `ValueList`.
     @inline(__always)
     public func withValue<K: LMDBBytes, R>(for key: K, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
-        try key.withLMDBBytes { k in try body(try value(for: k)) }
+        if table.keyForm.normalizes {
+            return try table.storedKey(key).withUnsafeBytes { k in try body(try value(for: k)) }
+        }
+        return try key.withLMDBBytes { k in try body(try value(for: k)) }
     }
 
-    /// Looks up every key of `keys` together (much faster than one by one) and calls
-    /// `body(index, value)` for each, where `index` is the key's position in `keys`. Calls for
+    /// Looks up every key of `keys` together (much faster than one by one; keys are case
+    /// folded and trimmed first when the table's are) and calls `body(index, value)` with
+    /// each stored value (a `ValueList` for a one-to-many table), where `index` is the key's position in `keys`. Calls for
     /// keys that cannot be in a table (empty, over 511 bytes) come first, then the others in
     /// `keys` order.
     public func lookupBatch<K: LMDBBytes>(_ keys: [K], _ body: (Int, UnsafeRawBufferPointer?) throws -> Void) throws {
@@ -63,8 +69,10 @@ public struct TableReader: ~Copyable {
         var arena: [UInt8] = []
         var spans: [Range<Int>] = []
         spans.reserveCapacity(keys.count)
+        let normalizer = table.keyForm.normalizes ? KeyNormalizer(form: table.keyForm) : nil
         for key in keys {
-            key.withLMDBBytes { bytes in
+            key.withLMDBBytes { raw in
+                let bytes = normalizer?.normalize(raw) ?? raw
                 spans.append(arena.count ..< arena.count + bytes.count)
                 arena.append(contentsOf: bytes)
             }
@@ -74,8 +82,8 @@ public struct TableReader: ~Copyable {
         }
     }
 
-    /// Looks up `keys` together; see `lookupBatch(_:_:)` for `[K]`. For repeated batches
-    /// without allocation, use `KeyBatch`.
+    /// Looks up `keys` (in the table's stored form: see `Table.storedKey`) together; see
+    /// `lookupBatch(_:_:)` for `[K]`. For repeated batches without allocation, use `KeyBatch`.
     public func lookupBatch(_ keys: [UnsafeRawBufferPointer], _ body: (Int, UnsafeRawBufferPointer?) throws -> Void) throws {
         var batch = KeyBatch()
         var kept: [Int32] = []
