@@ -1,5 +1,6 @@
 // RunOptions: everything that defines a batch run, shared by the coordinator and (as JSON) by
 // its worker processes.
+import SharedLookup
 
 /// How workers are started.
 public enum StartMethod: String, Codable, Sendable, CaseIterable {
@@ -19,11 +20,18 @@ public struct RunOptions: Codable, Sendable {
     public var output: String
     /// The built-in job (ignored by custom jobs, which see it in `JobContext`).
     public var mode: RunMode
-    /// 1-based key column.
-    public var keyColumn: Int
+    /// 1-based key column (the first, for a composite key).
+    public var keyColumn: Int {
+        get { keyColumns[0] }
+        set { keyColumns = [newValue] }
+    }
+    /// 1-based key columns of CSV/TSV lines, in key order; several make a composite key,
+    /// which must have as many parts as the table's.
+    public var keyColumns: [Int]
     /// The field delimiter; `nil` for the format's own.
     public var delimiter: UInt8?
-    /// `csv` (quoting) or `tsv`; `nil` infers it from each file's extension (default csv).
+    /// `csv` (quoting), `tsv` or `jsonl`; `nil` infers it from each file's extension
+    /// (`.tsv`/`.tab`: tsv, `.jsonl`/`.ndjson`: jsonl, others csv).
     public var format: String?
     /// Whether the first line of each file is a header (passed to the job's `header`).
     public var header: Bool
@@ -50,6 +58,15 @@ public struct RunOptions: Codable, Sendable {
     /// Verify the whole table (as `lookup check` does, in a child process) before the job
     /// reads it: a table that fails stops the job with `LookupError.damaged`.
     public var verify: Bool = false
+    /// The table columns a join appends (`--columns`: positions or header names, comma
+    /// separated); `nil`: the whole value.
+    public var columns: String?
+    /// What a left join writes in each column of a miss (default: nothing, an empty field).
+    public var missing: String?
+    /// JSON Lines lines: the dotted paths of the key's members (several: a composite key).
+    public var keyFields: [String] = ["key"]
+    /// JSON Lines lines: the member a join adds the table's value under.
+    public var valueField: String = "value"
 
     /// Creates options with defaults: join, key column 1, one worker per core, spawn.
     public init(table: String, inputs: [String], output: String, mode: RunMode = .join, keyColumn: Int = 1,
@@ -61,7 +78,7 @@ public struct RunOptions: Codable, Sendable {
         self.inputs = inputs
         self.output = output
         self.mode = mode
-        self.keyColumn = keyColumn
+        self.keyColumns = [keyColumn]
         self.delimiter = delimiter
         self.format = format
         self.header = header
@@ -78,6 +95,29 @@ public struct RunOptions: Codable, Sendable {
 
     /// One worker per core.
     public static var defaultWorkers: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// Why these options cannot read a table with `metadata`, or `nil`: a key with another
+    /// number of parts than the table's keys, or `--columns` the table does not have. Checked
+    /// before any worker starts (one line, the run does not begin).
+    public func problem(with metadata: TableMetadata?) -> LookupError? {
+        let parts = metadata?.keyForm.parts ?? 1
+        let json = format == "jsonl"
+        let given = json ? keyFields.count : keyColumns.count
+        if given != parts {
+            let what = json ? "--key-field \(keyFields.joined(separator: ","))" : "--key-column \(keyColumns.map(String.init).joined(separator: ","))"
+            return LookupError(.usage, path: table,
+                               "the table's keys have \(parts) part\(parts == 1 ? "" : "s") (built with \(parts) key column\(parts == 1 ? "" : "s")); \(what) gives \(given)")
+        }
+        do { _ = try ColumnChoice(list: columns, metadata: metadata) } catch { return LookupError(error.kind, path: table, error.message) }
+        return nil
+    }
+
+    /// Whether the input at `path` is JSON Lines: `--format jsonl`, or without `--format` a
+    /// `.jsonl` or `.ndjson` file (compressed or not).
+    public func isJSONLines(path: String) -> Bool {
+        if let format { return format == "jsonl" }
+        return RecordFormat.infer(fromPath: path) == .jsonl
+    }
 
     /// The field syntax of the input at `path`: `--format` if given, else `.tsv`/`.tab` files
     /// are TSV and all others CSV; `--delimiter` overrides the format's delimiter.

@@ -13,7 +13,7 @@ extension RecordFormat: ExpressibleByArgument {}
 
 /// The line formats of `run` and `map`.
 enum LineFormat: String, CaseIterable, ExpressibleByArgument {
-    case csv, tsv
+    case csv, tsv, jsonl
 }
 
 /// The output formats of `lookup dump`.

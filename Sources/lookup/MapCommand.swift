@@ -24,7 +24,7 @@ struct MapCommand: ParsableCommand {
 
     @OptionGroup var job: JobOptions
 
-    @Flag(help: "Write Hadoop Streaming counters (group lookup: lines, hits, misses, bad_lines) and status to stderr.")
+    @Flag(help: "Write Hadoop Streaming counters (group lookup: lines, hits, misses, bad_lines, rows) and status to stderr.")
     var hadoop = false
 
     @Flag(help: "Write KEY<TAB> before each output line, so a reducer can group by key.")
@@ -40,7 +40,7 @@ struct MapCommand: ParsableCommand {
             mapper.hadoop = hadoop
             let counts = try mapper.run()
             if options.mode == .count {
-                try printOutput("lines=\(counts.lines) hits=\(counts.hits) misses=\(counts.misses) bad_lines=\(counts.badLines)")
+                try printOutput("lines=\(counts.lines) hits=\(counts.hits) misses=\(counts.misses) bad_lines=\(counts.badLines) rows=\(counts.rows)")
             }
         }
     }

@@ -49,6 +49,7 @@ public final class BatchRunner {
         // The one table file of the whole run, open until it ends; it must open here too: a
         // clear error before any worker starts.
         let table = try RunTable(path: options.table)
+        if let problem = options.problem(with: table.metadata) { throw problem }
         if options.verify { try Table.verified(path: options.table, descriptor: table.descriptor) }
 
         var scanner = InputScanner(include: options.include, exclude: options.exclude)

@@ -30,6 +30,13 @@ struct OutputSettings: Codable, Equatable {
     var maxLineLength: Int
     var outputKey: Bool
     var parameters: [String: String]
+    // Options added later: absent (nil) where they keep their defaults, so logs written
+    // before them still match.
+    var keyColumns: [Int]?
+    var columns: String?
+    var missing: String?
+    var keyFields: [String]?
+    var valueField: String?
 
     /// The settings of `options` for `job`.
     init(_ options: RunOptions, job: String) {
@@ -42,6 +49,11 @@ struct OutputSettings: Codable, Equatable {
         maxLineLength = options.maxLineLength
         outputKey = options.outputKey
         parameters = options.parameters
+        keyColumns = options.keyColumns.count > 1 ? options.keyColumns : nil
+        columns = options.columns
+        missing = options.missing
+        keyFields = options.keyFields == ["key"] ? nil : options.keyFields
+        valueField = options.valueField == "value" ? nil : options.valueField
     }
 
     /// Each setting spelled as its command-line option, in a fixed order.
@@ -56,6 +68,11 @@ struct OutputSettings: Codable, Equatable {
             header ? "--header" : "no --header",
             "--max-line \(maxLineLength)",
             outputKey ? "--output-key" : "no --output-key",
+            keyColumns.map { "--key-column " + $0.map(String.init).joined(separator: ",") } ?? "one key column",
+            columns.map { "--columns \($0)" } ?? "no --columns",
+            missing.map { "--missing \($0)" } ?? "no --missing",
+            "--key-field " + (keyFields ?? ["key"]).joined(separator: ","),
+            "--value-field " + (valueField ?? "value"),
             "parameters " + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
         ]
     }

@@ -36,6 +36,8 @@ public struct RunSummary: Codable, Sendable {
         let headers = counts.lines - counts.hits - counts.misses - counts.badLines
         if headers > 0 { text += " (\(headers) header\(headers == 1 ? "" : "s"))" }
         text += ", \(counts.hits) hits, \(counts.misses) misses, \(counts.badLines) bad lines"
+        // A one-to-many table or a left join writes another number of rows than hits.
+        if counts.rows != counts.hits { text += ", \(counts.rows) output rows" }
         text += ", \(errors.count) error\(errors.count == 1 ? "" : "s")"
         text += String(format: " in %.2f s (%.0f lines/s, %.1f MiB/s)", seconds, linesPerSecond, seconds > 0 ? mb / seconds : 0)
         if !regime.isEmpty { text += "; table read \(regime)" }

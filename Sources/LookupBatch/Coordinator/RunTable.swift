@@ -44,6 +44,8 @@ final class RunTable {
     let identity: TableIdentity
     /// How the workers (in this process's memory limits) read it, and why (`MemoryRegime`).
     let regime: String
+    /// The table's metadata (how its keys are formed, its columns).
+    let metadata: TableMetadata?
 
     /// Opens the table at `path`, checks that it is a table (a clear error before any worker
     /// starts), and reads its identity. The `Table` handle is closed again at once: nothing
@@ -62,6 +64,7 @@ final class RunTable {
             var info = stat()
             if fstat(fd, &info) != 0 { throw LookupError.system("cannot stat table", path: path) }
             let table = try Table(descriptor: fd, path: path)
+            metadata = table.metadata
             let contentHash = table.metadata?.contentHash
             regime = table.regimeDescription
             identity = TableIdentity(path: path, contentHash: contentHash, device: UInt64(info.st_dev), inode: UInt64(info.st_ino),

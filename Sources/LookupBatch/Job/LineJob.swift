@@ -7,9 +7,13 @@ import SharedLookup
 public protocol LineJob {
     /// Creates the job once in each worker process, after the table is opened there.
     init(context: JobContext) throws
-    /// Handles one line (without its line end), in input order: `key` is its key field and
-    /// `value` the table's value for it, or `nil` when the key is not in the table. Both borrow
-    /// memory valid only during the call. Write output lines (with their "\n") to `output`.
+    /// Handles one line (without its line end), in input order: `key` is its key (the key
+    /// columns' values joined by 0x1F for a composite key, case folded and trimmed as the
+    /// table's keys are) and `value` the table's value for it, or `nil` when the key is not in
+    /// the table; for a one-to-many table (`context.table.valuesPerKey == .many`) the value is a
+    /// `ValueList` of every value (iterate `ValueList(value)`, or use `forEachValue`). Both
+    /// borrow memory valid only during the call. Write output lines (with their "\n") to
+    /// `output`.
     mutating func process(line: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer,
                           value: UnsafeRawBufferPointer?, output: inout OutputBuffer) throws
     /// Called before the lines of each task (a file, or a byte range of one) in this worker.
@@ -48,12 +52,17 @@ public struct FileContext {
     public let delimiter: UInt8
     /// Whether its fields may be quoted (CSV).
     public let quoting: Bool
+    /// Whether its lines are JSON objects (JSON Lines), not delimited fields.
+    public let isJSONLines: Bool
 }
 
 /// The built-in per-line jobs.
 public enum RunMode: String, Codable, Sendable, CaseIterable {
-    /// Lines whose key is in the table, with the table's value appended after the delimiter.
+    /// Lines whose key is in the table, with the table's value appended after the delimiter
+    /// (one line per value of a one-to-many table).
     case join
+    /// Every line: a join, where a miss gets empty fields (or `--missing`) for the value.
+    case left
     /// Lines whose key is in the table, unchanged.
     case filter
     /// Lines whose key is not in the table, unchanged.
@@ -66,6 +75,7 @@ public enum RunMode: String, Codable, Sendable, CaseIterable {
     var job: any LineJob.Type {
         switch self {
         case .join: JoinJob.self
+        case .left: LeftJoinJob.self
         case .filter: FilterJob.self
         case .anti: AntiJob.self
         case .count: CountJob.self
@@ -82,21 +92,41 @@ func writeKeyPrefix(_ key: UnsafeRawBufferPointer, _ enabled: Bool, _ output: in
     }
 }
 
-/// `join`: writes `line<delimiter>value` for each line whose key is in the table.
+/// `join`: writes `line<delimiter>value` for each line whose key is in the table: one line
+/// per value of a one-to-many table, the chosen columns only with `--columns`. A JSON Lines
+/// line gets the value as a member (`--value-field`) instead.
 public struct JoinJob: LineJob {
-    var delimiter = UInt8(ascii: ",")
-    let keyed: Bool
-    public init(context: JobContext) { keyed = context.options.outputKey }
-    public mutating func begin(file: FileContext) { delimiter = file.delimiter }
+    var join: JoinWriter
+    public init(context: JobContext) throws { join = try JoinWriter(context: context, left: false) }
+    public mutating func begin(file: FileContext) { join.begin(file: file) }
+    public mutating func header(line: UnsafeRawBufferPointer, output: inout OutputBuffer) throws {
+        try join.header(line: line, output: &output)
+    }
     @inline(__always)
     public mutating func process(line: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer,
                                  value: UnsafeRawBufferPointer?, output: inout OutputBuffer) throws {
         guard let value else { return }
-        try writeKeyPrefix(key, keyed, &output)
-        try output.append(line)
-        try output.append(delimiter)
-        try output.append(value)
-        try output.append(10)
+        try join.hit(line: line, key: key, stored: value, output: &output)
+    }
+}
+
+/// `left`: a join that also writes every line whose key is missing, with an empty field (or
+/// `--missing TEXT`) for each column the value would have filled (`null` for JSON Lines).
+public struct LeftJoinJob: LineJob {
+    var join: JoinWriter
+    public init(context: JobContext) throws { join = try JoinWriter(context: context, left: true) }
+    public mutating func begin(file: FileContext) { join.begin(file: file) }
+    public mutating func header(line: UnsafeRawBufferPointer, output: inout OutputBuffer) throws {
+        try join.header(line: line, output: &output)
+    }
+    @inline(__always)
+    public mutating func process(line: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer,
+                                 value: UnsafeRawBufferPointer?, output: inout OutputBuffer) throws {
+        if let value {
+            try join.hit(line: line, key: key, stored: value, output: &output)
+        } else {
+            try join.miss(line: line, key: key, output: &output)
+        }
     }
 }
 

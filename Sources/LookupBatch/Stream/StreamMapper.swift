@@ -29,6 +29,7 @@ public struct StreamMapper {
     /// Runs a custom job from `input` to `output`.
     public func run<J: LineJob>(_ job: J.Type, input inputFD: Int32 = STDIN_FILENO, output outputFD: Int32 = STDOUT_FILENO) throws -> TaskCounts {
         let table = options.verify ? try Table.openVerified(path: options.table) : try Table(path: options.table)
+        if let problem = options.problem(with: table.metadata) { throw problem }
         let processor = try TaskProcessor<J>(table: table, options: options)
         let input = try InputReader(descriptor: inputFD, name: "<stdin>", maxLineLength: options.maxLineLength,
                                     blockSize: TaskProcessor<J>.blockSize(for: table, workers: 1))
@@ -40,7 +41,8 @@ public struct StreamMapper {
             guard hadoop else { return }
             var text = ""
             for (name, now, before) in [("lines", counts.lines, reported.lines), ("hits", counts.hits, reported.hits),
-                                        ("misses", counts.misses, reported.misses), ("bad_lines", counts.badLines, reported.badLines)]
+                                        ("misses", counts.misses, reported.misses), ("bad_lines", counts.badLines, reported.badLines),
+                                        ("rows", counts.rows, reported.rows)]
             where now > before {
                 text += "reporter:counter:lookup,\(name),\(now - before)\n"
             }

@@ -47,10 +47,19 @@ final class TaskProcessor<Job: LineJob> {
     }
     private var saved = BlockScratch()
     private let decodedKeys = DecodedKeys()
+    /// Folds and trims keys as the table's were (`nil` when its keys are taken as they are).
+    private let normalizer: KeyNormalizer?
+    /// Whether a hit's value is a list of values (one-to-many table), counted as rows.
+    private let many: Bool
+    /// Whether a miss writes a row (left join).
+    private let missesAreRows: Bool
 
     init(table: Table, options: RunOptions) throws {
         self.table = table
         self.options = options
+        normalizer = table.keyForm.normalizes ? KeyNormalizer(form: table.keyForm) : nil
+        many = table.valuesPerKey == .many
+        missesAreRows = options.mode == .left && Job.self == LeftJoinJob.self
         self.job = try Job(context: JobContext(table: table, options: options))
     }
 
@@ -94,8 +103,8 @@ final class TaskProcessor<Job: LineJob> {
     func stream(_ input: InputReader, path: String, start: Int, end: Int, header: Bool, output out: inout OutputBuffer,
                 afterBlock: (TaskCounts, inout OutputBuffer, [BadLine]) throws -> Void) throws -> (TaskCounts, [BadLine]) {
         let syntax = options.fieldSyntax(forPath: path)
-        let extractor = KeyExtractor(column: options.keyColumn, delimiter: syntax.delimiter, quoting: syntax.quoting)
-        try job.begin(file: FileContext(path: path, delimiter: syntax.delimiter, quoting: syntax.quoting))
+        let extractor = KeyExtractor(columns: options.keyColumns, delimiter: syntax.delimiter, quoting: syntax.quoting)
+        try job.begin(file: FileContext(path: path, delimiter: syntax.delimiter, quoting: syntax.quoting, isJSONLines: false))
 
         var counts = TaskCounts()
         // Bad lines are tallied apart from `counts`, which the block loop holds inout.
@@ -179,9 +188,12 @@ final class TaskProcessor<Job: LineJob> {
             return .bad("line holds a NUL byte: binary data, not text")
         }
         switch extractor.key(in: line) {
-        case .key(let key): return .key(key)
+        case .key(let key):
+            guard let normalizer else { return .key(key) }
+            return .key(normalizer.normalize(key))
         case .missingColumn(let columns):
-            return .bad("line has \(columns) column\(columns == 1 ? "" : "s"), key column is \(options.keyColumn)")
+            let keyColumns = options.keyColumns
+            return .bad("line has \(columns) column\(columns == 1 ? "" : "s"), key column\(keyColumns.count == 1 ? " is" : "s are") \(keyColumns.map(String.init).joined(separator: ","))")
         case .badQuoting(let why): return .bad(why)
         }
     }
@@ -249,7 +261,13 @@ final class TaskProcessor<Job: LineJob> {
                                 values.prefetch(kept + Self.prefetchDistance)
                                 kept += 1
                             }
-                            if value != nil { counts.hits += 1 } else { counts.misses += 1 }
+                            if let value {
+                                counts.hits += 1
+                                counts.rows += many ? ValueList(value).count : 1
+                            } else {
+                                counts.misses += 1
+                                if missesAreRows { counts.rows += 1 }
+                            }
                             try job.process(line: line, key: key, value: value, output: &output)
                         case .bad:
                             break

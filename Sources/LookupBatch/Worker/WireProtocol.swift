@@ -28,9 +28,25 @@ public struct TaskCounts: Codable, Sendable, Equatable {
     public var badLines = 0
     /// Bytes of input read.
     public var bytes = 0
+    /// Rows a join writes for the hits: one per value (a one-to-many table gives several per
+    /// line), plus one per miss in a left join.
+    public var rows = 0
 
     /// Zero counts.
     public init() {}
+
+    private enum CodingKeys: String, CodingKey { case lines, hits, misses, badLines, bytes, rows }
+
+    /// Decodes counts; `rows` may be absent (job logs written before it was counted).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        lines = try c.decode(Int.self, forKey: .lines)
+        hits = try c.decode(Int.self, forKey: .hits)
+        misses = try c.decode(Int.self, forKey: .misses)
+        badLines = try c.decode(Int.self, forKey: .badLines)
+        bytes = try c.decode(Int.self, forKey: .bytes)
+        rows = try c.decodeIfPresent(Int.self, forKey: .rows) ?? hits
+    }
 
     /// Adds `other` to these counts.
     public mutating func add(_ other: TaskCounts) {
@@ -39,6 +55,7 @@ public struct TaskCounts: Codable, Sendable, Equatable {
         misses += other.misses
         badLines += other.badLines
         bytes += other.bytes
+        rows += other.rows
     }
 }
 

@@ -15,17 +15,30 @@ public final class KeyExtractor {
         case badQuoting(String)
     }
 
-    /// 1-based key column.
+    /// 1-based key column (the first, for a composite key).
     public let column: Int
+    /// 1-based key columns, in key order: several for a composite key, whose parts the
+    /// extractor joins with 0x1F.
+    public let columns: [Int]
     /// The field delimiter.
     public let delimiter: UInt8
     /// Whether fields may be quoted (CSV).
     public let quoting: Bool
     private let scratch = ByteScratch(capacity: 256)
 
+    private let composite: Bool
+    private let parts = ByteScratch(capacity: 256)
+
     /// Creates an extractor for `column` (1-based).
-    public init(column: Int, delimiter: UInt8, quoting: Bool) {
-        self.column = max(column, 1)
+    public convenience init(column: Int, delimiter: UInt8, quoting: Bool) {
+        self.init(columns: [column], delimiter: delimiter, quoting: quoting)
+    }
+
+    /// Creates an extractor for the key made of `columns` (1-based, in key order).
+    public init(columns: [Int], delimiter: UInt8, quoting: Bool) {
+        self.columns = columns.isEmpty ? [1] : columns.map { max($0, 1) }
+        self.column = self.columns[0]
+        self.composite = self.columns.count > 1
         self.delimiter = delimiter
         self.quoting = quoting
     }
@@ -33,6 +46,32 @@ public final class KeyExtractor {
     /// The key of `line` (which holds no line end).
     @inline(__always)
     public func key(in line: UnsafeRawBufferPointer) -> Outcome {
+        if composite { return compositeKey(in: line) }
+        return field(column, in: line)
+    }
+
+    /// The parts of a composite key, joined by 0x1F in the extractor's buffer. A part that
+    /// holds 0x1F itself is refused (it would read as two parts).
+    private func compositeKey(in line: UnsafeRawBufferPointer) -> Outcome {
+        parts.removeAll()
+        for (i, c) in columns.enumerated() {
+            switch field(c, in: line) {
+            case .key(let part):
+                if part.count > 0 && memchr(part.baseAddress!, Int32(KeyForm.partSeparator), part.count) != nil {
+                    return .badQuoting("key column \(c) holds the byte 0x1F, which separates the parts of a composite key")
+                }
+                if i > 0 { parts.append(KeyForm.partSeparator) }
+                parts.append(part)
+            case let other:
+                return other
+            }
+        }
+        return .key(parts.bytes)
+    }
+
+    /// Field `column` of `line`.
+    @inline(__always)
+    private func field(_ column: Int, in line: UnsafeRawBufferPointer) -> Outcome {
         guard let base = line.baseAddress, line.count > 0 else {
             return column == 1 ? .key(UnsafeRawBufferPointer(start: line.baseAddress, count: 0)) : .missingColumn(columns: 1)
         }
@@ -40,7 +79,7 @@ public final class KeyExtractor {
         var field = 1
         while true {
             if quoting && fieldStart < line.count && line[fieldStart] == UInt8(ascii: "\"") {
-                return quotedField(line, from: fieldStart, index: field)
+                return quotedField(line, from: fieldStart, index: field, column: column)
             }
             let rest = line.count - fieldStart
             var fieldEnd = line.count
@@ -59,7 +98,7 @@ public final class KeyExtractor {
     }
 
     /// Walks quoted and plain fields from `start` (field number `index`) to the key column.
-    private func quotedField(_ line: UnsafeRawBufferPointer, from start: Int, index: Int) -> Outcome {
+    private func quotedField(_ line: UnsafeRawBufferPointer, from start: Int, index: Int, column: Int) -> Outcome {
         var i = start
         var field = index
         let quote = UInt8(ascii: "\"")
