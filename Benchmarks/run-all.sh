@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The whole benchmark in one command: at each table size, builds, `get` and point lookups
-# (run.sh) and the batch join against its peers (run-batch.sh), then one summary with the
-# targets, met or not, and a chart.
+# (run.sh) and the batch join against its peers (run-batch.sh); then the join kinds (one-to-many,
+# composite keys) against DuckDB and Polars at one size (run-joins.sh); then one summary with
+# the targets, met or not, and a chart.
 #
 #   Benchmarks/run-all.sh [--sizes "1000000 5000000 50000000"] [--files 16] [--lines 1000000]
 #                         [--runs 3] [--get-keys 1000000] [--memory 1G] [--max-peer-keys 10000000]
-#                         [--results DIR]
+#                         [--joins-keys 5000000] [--no-joins] [--results DIR]
 #
 #   --sizes LIST      table sizes (rows), space-separated (default "1000000 5000000 50000000")
 #   --files F         join input files (default 16)
@@ -15,8 +16,11 @@
 #   --memory SIZE     `lookup build --memory`, and the budget of the build-memory target (default 1G)
 #   --max-peer-keys K above K rows, skip the peers that hold the whole table in their heap:
 #                     join_py_dict.py (once per worker), mawk, build_py_lmdb.py (default 10000000)
+#   --joins-keys N    table rows of the join-kinds step (default 5000000, the reference size)
+#   --no-joins        skip the join-kinds step (run-joins.sh) and its targets
 #   --results DIR     where the results go (default Benchmarks/results): DIR/size-N/build-get.*,
-#                     DIR/size-N/batch-join.*, DIR/summary.md, summary.json, summary.svg
+#                     DIR/size-N/batch-join.*, DIR/joins.{md,jsonl}, DIR/summary.md,
+#                     summary.json, summary.svg
 set -euo pipefail
 
 SIZES="1000000 5000000 50000000"
@@ -26,11 +30,13 @@ RUNS=3
 GET_KEYS=1000000
 MEMORY=1G
 MAX_PEER_KEYS=10000000
+JOINS_KEYS=5000000
+JOINS=1
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RESULTS="$BENCH/results"
 INVOCATION="Benchmarks/run-all.sh${*:+ $*}"
 
-usage() { sed -n '2,20s/^# \{0,1\}//p' "$0"; exit "${1:-2}"; }
+usage() { sed -n '2,24s/^# \{0,1\}//p' "$0"; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) SIZES="${2:?--sizes needs a list}"; shift 2 ;;
@@ -40,12 +46,14 @@ while [ $# -gt 0 ]; do
     --get-keys) GET_KEYS="${2:?--get-keys needs a number}"; shift 2 ;;
     --memory) MEMORY="${2:?--memory needs a size}"; shift 2 ;;
     --max-peer-keys) MAX_PEER_KEYS="${2:?--max-peer-keys needs a number}"; shift 2 ;;
+    --joins-keys) JOINS_KEYS="${2:?--joins-keys needs a number}"; shift 2 ;;
+    --no-joins) JOINS=0; shift ;;
     --results) RESULTS="${2:?--results needs a directory}"; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "run-all.sh: unknown argument: $1" >&2; usage 2 ;;
   esac
 done
-for v in $SIZES "$FILES" "$LINES" "$RUNS" "$GET_KEYS" "$MAX_PEER_KEYS"; do
+for v in $SIZES "$FILES" "$LINES" "$RUNS" "$GET_KEYS" "$MAX_PEER_KEYS" "$JOINS_KEYS"; do
   [[ "$v" =~ ^[0-9]+$ && "$v" -gt 0 ]] || { echo "run-all.sh: not a positive number: $v" >&2; exit 2; }
 done
 SIZES="$(tr ' ' '\n' <<<"$SIZES" | grep . | sort -n -u | tr '\n' ' ')"
@@ -58,6 +66,9 @@ RESULTS="$(cd "$RESULTS" && pwd)"
 # tables, the join outputs), roughly, must fit; data of smaller sizes is kept for reuse.
 BIG="${SIZES##* }"
 NEED_MIB=$(( (BIG * (2 * 34 + 3 * 48) + FILES * LINES * 48 * 3) / 1048576 + 512 ))
+# The join kinds (run-joins.sh): two tables in four forms, two inputs, two outputs of the
+# one-to-many join (about 1.5 output lines of 73 bytes an input line) at once.
+[ "$JOINS" -eq 0 ] || NEED_MIB=$(( NEED_MIB + (JOINS_KEYS * 600 + FILES * LINES * 320) / 1048576 ))
 mkdir -p "$BENCH/data" "$BENCH/work"
 FREE_MIB=$(df -Pm "$BENCH/data" | awk 'NR==2{print $4}')
 [ "$FREE_MIB" -ge "$NEED_MIB" ] ||
@@ -73,6 +84,14 @@ for n in $SIZES; do
     --workers "1 2 4" --peer-workers "1 2" --max-peer-keys "$MAX_PEER_KEYS" --out "$RESULTS/size-$n/batch-join"
 done
 
+JOINS_ARGS=()
+if [ "$JOINS" -eq 1 ]; then
+  printf '\n######## join kinds, %s rows\n' "$JOINS_KEYS" >&2
+  "$BENCH/run-joins.sh" --keys "$JOINS_KEYS" --files "$FILES" --lines "$LINES" --runs "$RUNS" \
+    --workers 2 --results "$RESULTS"
+  JOINS_ARGS=(--joins "$RESULTS/joins.jsonl")
+fi
+
 printf '\n######## summary\n' >&2
 python3 "$BENCH/summarize_all.py" --results "$RESULTS" --sizes "$SIZES" \
-  --invocation "$INVOCATION" --load-before "$LOAD_BEFORE"
+  --invocation "$INVOCATION" --load-before "$LOAD_BEFORE" "${JOINS_ARGS[@]}"

@@ -3,13 +3,16 @@
 written by summarize.py and summarize_batch.py) into DIR/summary.md and DIR/summary.json:
 per table size the key figures and the issue's targets with the measured ratio and whether
 each is met; a table of how the costs grow with the table size; and DIR/summary.svg (see
-chart.py). Called by run-all.sh."""
+chart.py). With --joins FILE (run-joins.sh's joins.jsonl, written by summarize_joins.py), also
+the join kinds' targets: the one-to-many and the composite-key join against DuckDB and Polars.
+Called by run-all.sh."""
 import argparse
 import datetime
 import json
 import os
 
 from chart import chart
+from summarize_joins import joins_targets
 
 JOIN_LABELS = ("lookup join", "join_c_lmdb", "join_py_lmdb", "join_py_dict", "mawk",
                "lookup count", "lookup join fork")
@@ -96,6 +99,7 @@ def main():
     ap.add_argument("--load-before", default="")
     ap.add_argument("--reference-keys", type=int, default=5_000_000)
     ap.add_argument("--big-keys", type=int, default=50_000_000)
+    ap.add_argument("--joins", default="", help="run-joins.sh's joins.jsonl, when that step ran")
     a = ap.parse_args()
 
     sizes = [int(s) for s in a.sizes.split()]
@@ -179,6 +183,26 @@ def main():
             "%.0f" % ours2["peak_pss_mib"]["median"] if ours2 else "–",
             "%d of %d" % (sum(t["met"] for t in s["targets"]), len(s["targets"])),
         ])
+    joins = None
+    if a.joins:
+        with open(a.joins) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        jp = next(r for r in records if r.get("record") == "parameters")
+        joins = {"parameters": jp, "targets": joins_targets(records),
+                 "summaries": [r for r in records if r.get("record") == "summary"]}
+        md += ["## Join kinds: one-to-many and composite keys (`run-joins.sh`)", "",
+               "Tables of %s rows (one-to-many: 1 to 5 rows a key), %d files x %s lines a job, `lookup run -j %d` "
+               "vs DuckDB and Polars with %d threads, medians of %d runs. Details: [joins.md](joins.md)." % (
+                   format(jp["table_rows"], ","), jp["files"], format(jp["lines_per_file"], ","), jp["workers"],
+                   jp["workers"], jp["runs"]), ""]
+        md[0] = md[0].replace(" and mawk", ", mawk, DuckDB and Polars")
+        if joins["targets"]:
+            md += ["Targets:", ""] + md_table(
+                ["target", "measured", "limit", "met"],
+                [[t["target"], t["measured"], t["limit"], "met" if t["met"] else "**NOT met**"]
+                 for t in joins["targets"]]) + [""]
+        else:
+            md += ["No targets: `lookup` was not measured.", ""]
     md += ["## Growth with table size", ""] + md_table(
         ["keys", "t.lmdb MiB", "lookup build s", "C build s", "API one ns/key", "API batch ns/key",
          "C mdb_get ns/key", "lookup join -j 2 M lines/s", "C join -j 2 M lines/s", "lookup -j 2 PSS MiB",
@@ -193,6 +217,8 @@ def main():
                                        "parameters": {"build_get": s["build_get"]["parameters"],
                                                       "batch_join": s["batch"]["parameters"]}}
                                       for s in per_size]}
+    if joins:
+        result["joins"] = joins
     with open(os.path.join(a.results, "summary.md"), "w") as f:
         f.write("\n".join(md))
     with open(os.path.join(a.results, "summary.json"), "w") as f:
