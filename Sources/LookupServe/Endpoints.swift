@@ -16,13 +16,37 @@ enum BatchFormat {
 let generationHeader = HTTPFields.Element.Name("X-Lookup-Generation")
 
 extension ServeResponder {
-    /// `GET /v1/keys/{key}`: 200 with the value's bytes, 404 when the key is missing.
+    /// The `--columns` of the served table `table`.
+    func columnChoice(_ table: Table) throws -> ColumnChoice {
+        do { return try ColumnChoice(list: columns, metadata: table.metadata) } catch {
+            throw ServeError(.internalServerError, "the served table \(table.path): \(error.message)")
+        }
+    }
+
+    /// `GET /v1/keys/{key}`: 200 with the value's bytes (the chosen columns with `--columns`;
+    /// for a one-to-many table, a JSON array of the values), 404 when the key is missing. A
+    /// composite key's parts are given joined by a tab (%09).
     func getKey(encoded: Substring) throws -> Response {
         let key = try RequestKeys.decodePathKey(encoded)
         let served = live.current
-        let value: ByteBuffer? = try key.withUnsafeBytes { k in
+        let choice = try columnChoice(served.table)
+        let many = served.table.valuesPerKey == .many
+        let stored = served.table.storedKey(typed: key)
+        let value: ByteBuffer? = try stored.withUnsafeBytes { k in
             try served.table.read { reader in
-                try reader.value(for: k).map { ByteBuffer(bytes: $0) }
+                try reader.value(for: k).map { value in
+                    guard many else { return ByteBuffer(bytes: choice.projected(key: k, value: value)) }
+                    var json = JSONText()
+                    json.raw("[")
+                    var first = true
+                    for one in ValueList(value) {
+                        if !first { json.raw(",") }
+                        first = false
+                        choice.projected(key: k, value: one).withUnsafeBytes { json.string(bytes: $0) }
+                    }
+                    json.raw("]")
+                    return json.buffer
+                }
             }
         }
         metrics.lookedUp(hits: value == nil ? 0 : 1, misses: value == nil ? 1 : 0)
@@ -33,7 +57,7 @@ extension ServeResponder {
             let body = key.withUnsafeBytes { JSONText.errorBody("key not found", key: $0) }
             return Response(status: .notFound, headers: headers, body: ResponseBody(byteBuffer: body))
         }
-        headers[.contentType] = "application/octet-stream"
+        headers[.contentType] = many ? "application/json" : "application/octet-stream"
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: value))
     }
 
@@ -41,11 +65,31 @@ extension ServeResponder {
     func lookupBatch(body: ByteBuffer, contentType: String?, format: BatchFormat) throws -> Response {
         let keys = try RequestKeys.parseBatch(body, contentType: contentType, maxKeys: limits.maxKeysPerBatch)
         let served = live.current
+        let choice = try columnChoice(served.table)
+        let many = served.table.valuesPerKey == .many
+        let transforms = served.table.keyForm.parts > 1 || served.table.keyForm.normalizes
         var found = 0
         let output: ByteBuffer = try keys.withKeys { views in
-            try served.table.read { reader in
+            // Keys as the table stores them (a composite key's tab-joined parts, folded, trimmed).
+            let storedKeys = transforms ? views.map { served.table.storedKey(typed: Array($0)) } : []
+            return try served.table.read { reader in
                 var values = [UnsafeRawBufferPointer?](repeating: nil, count: views.count)
-                try reader.lookupBatch(views) { index, value in values[index] = value }
+                var storedViews: [UnsafeRawBufferPointer] = []
+                if transforms {
+                    var arena: [UInt8] = []
+                    var spans: [Range<Int>] = []
+                    for key in storedKeys {
+                        spans.append(arena.count ..< arena.count + key.count)
+                        arena += key
+                    }
+                    let base = UnsafeMutableRawBufferPointer.allocate(byteCount: max(arena.count, 1), alignment: 1)
+                    arena.withUnsafeBytes { base.copyMemory(from: $0) }
+                    storedViews = spans.map { UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(base)[$0]) }
+                    storedViews.append(UnsafeRawBufferPointer(base))  // freed below
+                }
+                defer { if let last = storedViews.last { UnsafeMutableRawBufferPointer(mutating: last).deallocate() } }
+                let lookedUp = transforms ? Array(storedViews.dropLast()) : views
+                try reader.lookupBatch(lookedUp) { index, value in values[index] = value }
                 found = values.reduce(0) { $1 == nil ? $0 : $0 + 1 }
                 var json = JSONText(capacity: 64 + views.count * 48)
                 if format == .json {
@@ -64,9 +108,24 @@ extension ServeResponder {
                     json.raw("{\"key\":")
                     json.string(bytes: key)
                     if let value = values[i] {
-                        json.raw(",\"found\":true,\"value\":")
-                        json.string(bytes: value)
-                        json.raw("}")
+                        if many {
+                            json.raw(",\"found\":true,\"values\":[")
+                            var first = true
+                            for one in ValueList(value) {
+                                if !first { json.raw(",") }
+                                first = false
+                                choice.projected(key: lookedUp[i], value: one).withUnsafeBytes { json.string(bytes: $0) }
+                            }
+                            json.raw("]}")
+                        } else {
+                            json.raw(",\"found\":true,\"value\":")
+                            if choice.isWholeValue {
+                                json.string(bytes: value)
+                            } else {
+                                choice.projected(key: lookedUp[i], value: value).withUnsafeBytes { json.string(bytes: $0) }
+                            }
+                            json.raw("}")
+                        }
                     } else {
                         json.raw(",\"found\":false}")
                     }

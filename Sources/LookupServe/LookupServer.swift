@@ -46,7 +46,7 @@ public struct LookupServer: Sendable {
         logger.logLevel = .critical
         let host = options.host, port = options.port
         let app = Application(
-            responder: ServeResponder(live: live, metrics: metrics, limits: limits),
+            responder: ServeResponder(live: live, metrics: metrics, limits: limits, columns: options.columns),
             server: server,
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: nil),
             services: [TableWatcher(live: live, interval: options.checkInterval, hangups: hangups)],

@@ -49,6 +49,9 @@ public struct ServeOptions: Sendable, Hashable {
     /// threads are busy (see `TableVerifier`); a server answering requests wants `.process`
     /// (`lookup serve` runs itself with `--verify-only`).
     public var verifier: TableVerifier
+    /// The columns of the table's rows that lookups answer (`--columns`: positions or header
+    /// names, comma separated); `nil`: whole values.
+    public var columns: String?
 
     /// Creates options; see each property.
     public init(tablePath: String, host: String = "127.0.0.1", port: Int = 8080,

@@ -10,6 +10,8 @@ struct ServeResponder: HTTPResponder {
     let live: LiveTable
     let metrics: ServeMetrics
     let limits: ServeLimits
+    /// `--columns`, resolved against each served table.
+    let columns: String?
 
     /// Where single-key lookups live: `GET /v1/keys/{key}`.
     static let keyPrefix = "/v1/keys/"

@@ -8,8 +8,10 @@ struct GetCommand: ParsableCommand {
         commandName: "get",
         abstract: "Print the values of keys.",
         discussion: """
-        Prints each found key's value on its own line, in the order the keys were given. With \
-        no KEY, reads keys from standard input, one per line (CRLF accepted).
+        Prints each found key's value on its own line, in the order the keys were given (every \
+        value, one per line, for a one-to-many table). With no KEY, reads keys from standard \
+        input, one per line (CRLF accepted). A composite key's parts are given joined by a tab; \
+        keys are case folded and trimmed when the table's were (build --ignore-case, --trim).
 
         A missing key prints nothing unless --missing gives a text to print in its place (use \
         it to keep output lines aligned with input lines). Exit status: 0 when every key was \
@@ -28,6 +30,9 @@ struct GetCommand: ParsableCommand {
     @Flag(name: [.customShort("K"), .customLong("with-keys")], help: "Print KEY<TAB>VALUE instead of the value alone.")
     var withKeys = false
 
+    @Option(help: "Print only these columns of the table's row: 1-based positions or header names, comma separated (joined by the table's delimiter).")
+    var columns: String?
+
     @Flag(help: "Verify the whole table first, as `lookup check` does (in a child process): a damaged table stops with exit 2 before any output. Costs a walk of the table.")
     var verify = false
 
@@ -38,14 +43,26 @@ struct GetCommand: ParsableCommand {
         var missingCount = 0
         try reportingErrors {
             let table = try openTable(table, verify: verify)
+            let choice = try ColumnChoice(list: columns, metadata: table.metadata)
+            let normalizer = KeyNormalizer(form: table.keyForm)
+            let composite = table.keyForm.parts > 1
+            // Whether keys as given differ from keys as stored.
+            let transforms = composite || table.keyForm.normalizes
             var out = OutputBuffer(fd: STDOUT_FILENO, name: "<stdout>")
             let missingBytes = missing.map { Array($0.utf8) }
             try table.read { reader in
-                func emit(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) throws {
+                // `key` as given (a composite key's parts joined by tabs), `stored` as looked up.
+                func emit(_ key: UnsafeRawBufferPointer, stored: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) throws {
                     if let value {
-                        if withKeys { try out.append(key); try out.append(9) }
-                        try out.append(value)
-                        try out.append(10)
+                        try forEachValue(value, table.valuesPerKey) { one in
+                            if withKeys { try out.append(key); try out.append(9) }
+                            if choice.isWholeValue {
+                                try out.append(one)
+                            } else {
+                                try choice.projected(key: stored, value: one).withUnsafeBytes { try out.append($0) }
+                            }
+                            try out.append(10)
+                        }
                     } else {
                         missingCount += 1
                         if let missingBytes {
@@ -57,12 +74,15 @@ struct GetCommand: ParsableCommand {
                 }
                 if !keys.isEmpty {
                     for key in keys {
-                        var k = key
-                        try k.withUTF8 { utf8 in
-                            let bytes = UnsafeRawBufferPointer(utf8)
-                            let value = try reader.value(for: bytes)
-                            if value == nil && missing == nil { printError("not found: \(key)") }
-                            try emit(bytes, value)
+                        let typed = Array(key.utf8)
+                        let stored = table.keyForm.keyBytes(fromTyped: key)
+                        try typed.withUnsafeBytes { given in
+                            try stored.withUnsafeBytes { raw in
+                                let lookedUp = normalizer.normalize(raw)
+                                let value = try reader.value(for: lookedUp)
+                                if value == nil && missing == nil { printError("not found: \(key)") }
+                                try emit(given, stored: lookedUp, value)
+                            }
                         }
                     }
                     return
@@ -71,6 +91,7 @@ struct GetCommand: ParsableCommand {
                 let input = try InputReader(path: "-")
                 var arena: [UInt8] = []
                 var spans: [(offset: Int, count: Int)] = []
+                var storedSpans: [(offset: Int, count: Int)] = []
                 var results: [UnsafeRawBufferPointer?] = []
                 spans.reserveCapacity(Self.batchSize)
                 results.reserveCapacity(Self.batchSize)
@@ -78,18 +99,34 @@ struct GetCommand: ParsableCommand {
                 while !finished {
                     arena.removeAll(keepingCapacity: true)
                     spans.removeAll(keepingCapacity: true)
+                    storedSpans.removeAll(keepingCapacity: true)
+                    // Each key twice: as given, then as stored (tabs of a composite key made
+                    // 0x1F, folded and trimmed as the table's keys).
                     while spans.count < Self.batchSize {
                         guard let line = try input.nextLine() else { finished = true; break }
                         spans.append((arena.count, line.count))
                         arena.append(contentsOf: line)
+                        guard transforms else { continue }
+                        let start = arena.count
+                        arena.append(contentsOf: line)
+                        if composite {
+                            for i in start..<arena.count where arena[i] == 9 { arena[i] = KeyForm.partSeparator }
+                        }
+                        if table.keyForm.normalizes {
+                            let given = Array(arena[start...])
+                            arena.removeSubrange(start...)
+                            given.withUnsafeBytes { arena.append(contentsOf: normalizer.normalize($0)) }
+                        }
+                        storedSpans.append((start, arena.count - start))
                     }
                     if spans.isEmpty { break }
                     try arena.withUnsafeBytes { base in
                         let views = spans.map { UnsafeRawBufferPointer(rebasing: base[$0.offset ..< $0.offset + $0.count]) }
+                        let stored = !transforms ? views : storedSpans.map { UnsafeRawBufferPointer(rebasing: base[$0.offset ..< $0.offset + $0.count]) }
                         results.removeAll(keepingCapacity: true)
                         results.append(contentsOf: repeatElement(nil, count: views.count))
-                        try reader.lookupBatch(views) { index, value in results[index] = value }
-                        for i in views.indices { try emit(views[i], results[i]) }
+                        try reader.lookupBatch(stored) { index, value in results[index] = value }
+                        for i in views.indices { try emit(views[i], stored: stored[i], results[i]) }
                     }
                 }
                 if missingCount > 0 && missing == nil {

@@ -29,6 +29,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Argument(help: "The table file.")
     var table: String
 
+    @Option(help: "Answer only these columns of the table's rows: 1-based positions or header names, comma separated (joined by the table's delimiter).")
+    var columns: String?
+
     @Option(help: "Address to bind (loopback by default; 0.0.0.0 for every interface).")
     var host = "127.0.0.1"
 
@@ -75,11 +78,13 @@ struct ServeCommand: AsyncParsableCommand {
         let limits = ServeLimits(maxBodyBytes: parseSize(maxBody) ?? 16 << 20, maxKeysPerBatch: maxKeys,
                                  requestTimeout: .milliseconds(Int64(requestTimeout * 1000)),
                                  idleTimeout: .milliseconds(Int64(idleTimeout * 1000)))
-        let options = ServeOptions(tablePath: table, host: host, port: port,
+        var options = ServeOptions(tablePath: table, host: host, port: port,
                                    checkInterval: checkInterval > 0 ? .milliseconds(Int64(checkInterval * 1000)) : nil,
                                    limits: limits, verifier: Self.verifier)
+        options.columns = columns
         try await reportingErrors {
             let server = try LookupServer(options: options, log: { printStatus($0) })
+            _ = try ColumnChoice(list: columns, metadata: server.live.current.table.metadata)
             let entries = (try? server.live.current.table.count()).map { "\($0) entries" } ?? "entries unknown"
             do {
                 try await server.run { host, port in
