@@ -109,6 +109,7 @@ public struct RunOptions: Codable, Sendable {
                                "the table's keys have \(parts) part\(parts == 1 ? "" : "s") (built with \(parts) key column\(parts == 1 ? "" : "s")); \(what) gives \(given)")
         }
         do { _ = try ColumnChoice(list: columns, metadata: metadata) } catch { return LookupError(error.kind, path: table, error.message) }
+        do { _ = try JSONKeyReader(paths: keyFields) } catch where json { return LookupError(error.kind, "--key-field: \(error.message)") } catch {}
         return nil
     }
 

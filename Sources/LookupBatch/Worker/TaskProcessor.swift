@@ -103,8 +103,17 @@ final class TaskProcessor<Job: LineJob> {
     func stream(_ input: InputReader, path: String, start: Int, end: Int, header: Bool, output out: inout OutputBuffer,
                 afterBlock: (TaskCounts, inout OutputBuffer, [BadLine]) throws -> Void) throws -> (TaskCounts, [BadLine]) {
         let syntax = options.fieldSyntax(forPath: path)
-        let extractor = KeyExtractor(columns: options.keyColumns, delimiter: syntax.delimiter, quoting: syntax.quoting)
-        try job.begin(file: FileContext(path: path, delimiter: syntax.delimiter, quoting: syntax.quoting, isJSONLines: false))
+        let json = options.isJSONLines(path: path)
+        let extractor: KeySource
+        if json {
+            if options.keyFields.count != table.keyForm.parts {
+                throw LookupError(.usage, path: path, "the table's keys have \(table.keyForm.parts) part\(table.keyForm.parts == 1 ? "" : "s"); --key-field \(options.keyFields.joined(separator: ",")) gives \(options.keyFields.count)")
+            }
+            extractor = .json(try JSONKeyReader(paths: options.keyFields))
+        } else {
+            extractor = .delimited(KeyExtractor(columns: options.keyColumns, delimiter: syntax.delimiter, quoting: syntax.quoting))
+        }
+        try job.begin(file: FileContext(path: path, delimiter: syntax.delimiter, quoting: syntax.quoting, isJSONLines: json))
 
         var counts = TaskCounts()
         // Bad lines are tallied apart from `counts`, which the block loop holds inout.
@@ -168,6 +177,12 @@ final class TaskProcessor<Job: LineJob> {
         }
     }
 
+    /// Where a file's keys come from: delimited fields, or members of JSON objects.
+    private enum KeySource {
+        case delimited(KeyExtractor)
+        case json(JSONKeyReader)
+    }
+
     /// What a line holds, as the first and second pass both see it.
     private enum LineKind {
         case header
@@ -179,7 +194,7 @@ final class TaskProcessor<Job: LineJob> {
     /// somewhere (text never does), so lines are checked for one.
     @inline(__always)
     private func classify(_ line: UnsafeRawBufferPointer, index: Int, header: Bool, mayHoldNUL: Bool,
-                          extractor: KeyExtractor) -> LineKind {
+                          extractor: KeySource) -> LineKind {
         if index == 0 && header { return .header }
         if line.count > options.maxLineLength {
             return .bad("line longer than the limit of \(options.maxLineLength) bytes (--max-line)")
@@ -187,7 +202,17 @@ final class TaskProcessor<Job: LineJob> {
         if mayHoldNUL && line.count > 0 && memchr(line.baseAddress!, 0, line.count) != nil {
             return .bad("line holds a NUL byte: binary data, not text")
         }
-        switch extractor.key(in: line) {
+        let found: KeyExtractor.Outcome
+        switch extractor {
+        case .delimited(let fields):
+            found = fields.key(in: line)
+        case .json(let reader):
+            switch reader.key(in: line) {
+            case .key(let key): found = .key(key)
+            case .bad(let why): return .bad(why)
+            }
+        }
+        switch found {
         case .key(let key):
             guard let normalizer else { return .key(key) }
             return .key(normalizer.normalize(key))
@@ -222,7 +247,7 @@ final class TaskProcessor<Job: LineJob> {
     /// pass 2 hands each line to the job in input order.
     private func process(block: UnsafeRawBufferPointer, limit: Int, scratch: inout BlockScratch, job: inout Job,
                          counts: inout TaskCounts, lineNumber: inout Int, headerPending: inout Bool,
-                         extractor: KeyExtractor, output: inout OutputBuffer, noteBad: (Int, String) -> Void) throws {
+                         extractor: KeySource, output: inout OutputBuffer, noteBad: (Int, String) -> Void) throws {
         let header = headerPending
         headerPending = false
         scratch.batch.removeAll()
