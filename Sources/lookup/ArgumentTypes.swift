@@ -21,3 +21,11 @@ enum DumpFormat: String, CaseIterable, ExpressibleByArgument {
     case mdbDump = "mdb-dump"
     case csv, tsv
 }
+
+/// The formats `lookup run --compress` writes outputs in (a subset of those read).
+enum OutputCompression: String, CaseIterable, ExpressibleByArgument {
+    case gz, zst
+
+    /// The library's format.
+    var compression: Compression { self == .gz ? .gz : .zst }
+}

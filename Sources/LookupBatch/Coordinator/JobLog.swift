@@ -30,6 +30,10 @@ struct OutputSettings: Codable, Equatable {
     var maxLineLength: Int
     var outputKey: Bool
     var parameters: [String: String]
+    /// `--compress` (absent from logs of runs without it, and of older versions).
+    var compress: Compression?
+    /// `--pipe` (absent likewise).
+    var pipe: String?
 
     /// The settings of `options` for `job`.
     init(_ options: RunOptions, job: String) {
@@ -42,6 +46,8 @@ struct OutputSettings: Codable, Equatable {
         maxLineLength = options.maxLineLength
         outputKey = options.outputKey
         parameters = options.parameters
+        compress = options.compress
+        pipe = options.pipe
     }
 
     /// Each setting spelled as its command-line option, in a fixed order.
@@ -57,6 +63,8 @@ struct OutputSettings: Codable, Equatable {
             "--max-line \(maxLineLength)",
             outputKey ? "--output-key" : "no --output-key",
             "parameters " + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
+            compress.map { "--compress \($0.rawValue)" } ?? "no --compress",
+            pipe.map { "--pipe '\($0)'" } ?? "no --pipe",
         ]
     }
 
