@@ -25,9 +25,15 @@ struct RunCommand: ParsableCommand {
         directory given (a .gz, .zst, .xz or .bz2 suffix dropped), each byte-identical to a \
         sequential run, lines in input order and line ends as "\\n". A file appears under its \
         name only when complete. -o - writes everything to standard output, file after file. \
+        DIR/.lookup-joblog.jsonl records the table (content hash, file) and the options that \
+        change output (--compress and --pipe among them), then the finished files; --resume skips those that are done and unchanged, and refuses a job log \
+        written with another table or other options. An input inside DIR is refused. Every \
+        worker reads the table file that was at TABLE when the run started.
+
         --compress gz|zst compresses each output (its name gets the .gz or .zst suffix); a file \
         split into ranges is compressed range by range, and the members (frames) follow one \
-        another, which gzip -d and zstd -d read as one file; with -o - standard output gets them.
+        another, which gzip -d and zstd -d read as one file; with -o - standard output gets them. \
+        The job log records the compressed names, so --resume finds them.
 
         --pipe CMD streams each task's output through `sh -c CMD` in the worker: CMD reads the \
         lines the job would have written and what it prints becomes the output (compressed if \
@@ -36,11 +42,7 @@ struct RunCommand: ParsableCommand {
         split into ranges runs one CMD per range, whose outputs are concatenated in order. CMD's \
         standard error is the run's. A CMD that exits with a status other than 0, is killed, or \
         stops reading before the end fails its task, which is retried (--retries) and then \
-        reported with its file. DIR/.lookup-joblog.jsonl \
-        records the table (content hash, file) and the options that change output, then the \
-        finished files; --resume skips those that are done and unchanged, and refuses a job log \
-        written with another table or other options. An input inside DIR is refused. Every \
-        worker reads the table file that was at TABLE when the run started.
+        reported with its file.
 
         A line without the key column (or with broken quoting, or longer than --max-line) is \
         reported with its file and line number, counted, and skipped. A worker that dies has its \
