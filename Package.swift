@@ -31,10 +31,23 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        // libzstd from the system, for reading .zst inputs and writing .zst outputs.
+        .systemLibrary(
+            name: "CZstd", pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
+        // liblzma from the system, for reading .xz inputs.
+        .systemLibrary(
+            name: "CLzma", pkgConfig: "liblzma",
+            providers: [.apt(["liblzma-dev"]), .brew(["xz"])]),
+        // libbz2 from the system, for reading .bz2 inputs (Debian's libbz2-dev has no .pc file:
+        // the header and library are found in the default paths).
+        .systemLibrary(
+            name: "CBzip2",
+            providers: [.apt(["libbz2-dev"]), .brew(["bzip2"])]),
         // C helpers with no Swift spelling (prefetch hints).
         .target(name: "CSupport"),
         .target(name: "LMDB", dependencies: ["CLMDB"]),
-        .target(name: "SharedLookup", dependencies: ["LMDB", "CZlib", "CSupport"]),
+        .target(name: "SharedLookup", dependencies: ["LMDB", "CZlib", "CZstd", "CLzma", "CBzip2", "CSupport"]),
         .target(name: "LookupBatch", dependencies: ["LMDB", "SharedLookup", "CSupport"]),
         // The read-only HTTP service in front of a table, with live table replacement.
         .target(

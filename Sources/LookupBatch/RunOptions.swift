@@ -67,6 +67,11 @@ public struct RunOptions: Codable, Sendable {
     public var keyFields: [String] = ["key"]
     /// JSON Lines lines: the member a join adds the table's value under.
     public var valueField: String = "value"
+    /// Compress each output file in this format (`gz` or `zst`); its name gets the suffix.
+    public var compress: Compression? = nil
+    /// A shell command (`sh -c`) each task's output streams through in its worker: the command's
+    /// standard output becomes the task's output.
+    public var pipe: String? = nil
 
     /// Creates options with defaults: join, key column 1, one worker per core, spawn.
     public init(table: String, inputs: [String], output: String, mode: RunMode = .join, keyColumn: Int = 1,
@@ -121,10 +126,9 @@ public struct RunOptions: Codable, Sendable {
     }
 
     /// The field syntax of the input at `path`: `--format` if given, else `.tsv`/`.tab` files
-    /// are TSV and all others CSV; `--delimiter` overrides the format's delimiter.
+    /// are TSV and all others CSV (a compression suffix looked through); `--delimiter` overrides the format's delimiter.
     public func fieldSyntax(forPath path: String) -> (delimiter: UInt8, quoting: Bool) {
-        var name = path.lowercased()
-        if name.hasSuffix(".gz") { name.removeLast(3) }
+        let name = Compression.removingSuffix(path.lowercased())
         let tsv = format.map { $0 == "tsv" } ?? (name.hasSuffix(".tsv") || name.hasSuffix(".tab"))
         return (delimiter ?? (tsv ? 9 : UInt8(ascii: ",")), !tsv)
     }

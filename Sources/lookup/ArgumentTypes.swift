@@ -39,3 +39,11 @@ struct KeyColumns: ExpressibleByArgument, Equatable {
 
     var defaultValueDescription: String { columns.map(String.init).joined(separator: ",") }
 }
+
+/// The formats `lookup run --compress` writes outputs in (a subset of those read).
+enum OutputCompression: String, CaseIterable, ExpressibleByArgument {
+    case gz, zst
+
+    /// The library's format.
+    var compression: Compression { self == .gz ? .gz : .zst }
+}

@@ -8,7 +8,9 @@ struct BuildCommand: ParsableCommand {
         commandName: "build",
         abstract: "Build a table file from records.",
         discussion: """
-        Reads every INPUT (a file, `-` for standard input; `.gz` files are decompressed), takes \
+        Reads every INPUT (a file, `-` for standard input; `.gz`, `.zst`, `.xz` and `.bz2` files, \
+        and input whose first bytes are one of those formats, are decompressed; several \
+        members, frames or streams in a row are read as one input), takes \
         each record's key from the key column, and writes a single LMDB file at TABLE. By \
         default the value is the rest of the record, as text in the input's own format.
 
@@ -18,7 +20,10 @@ struct BuildCommand: ParsableCommand {
 
         Formats: csv (RFC 4180 quoting), tsv, jsonl (key from --key-field), mdb-dump (the \
         output of mdb_dump, plain or -p), cdb (cdbmake: +klen,dlen:key->data). Without \
-        --format the format comes from each file's extension (.csv .tsv .jsonl .dump .cdb).
+        --format the format comes from each file's extension (.csv .tsv .jsonl .dump .cdb), \
+        looking through a compression suffix (data.csv.zst is csv). A broken compressed input \
+        (truncated, or not in the format its name says) stops the build with one line naming \
+        it; TABLE is left as it was.
         """)
 
     @Argument(help: "Input files; `-` reads standard input.")

@@ -132,6 +132,27 @@ struct TaskSchedulerTests {
         #expect(s.consecutiveEarlyDeaths == 0)
     }
 
+    @Test("a retryable failure (a --pipe command's) goes back to the front of the queue, then fails the file; a plain failure is not retried")
+    func retryableFailures() throws {
+        let s = scheduler(retries: 1)
+        let a = worker()
+        join(s, a)
+        let first = try #require(s.assign(to: a))
+        let message = "in.csv: pipe command exited with status 1"
+        var retried = first
+        retried.attempts = 1
+        #expect(s.failed(a, message: message, retryable: true) == [.retryingFailed(task: retried, message: message)])
+        #expect(a.task == nil && s.queue.map(\.id) == [0, 1, 2, 3] && s.doneBytes == 0)
+        // The worker lives on and takes the retried task; its second failure fails the file.
+        #expect(s.assign(to: a) == retried)
+        #expect(s.failed(a, message: message, retryable: true) == [.fileFailing(file: 0, message: message + " (on each of 2 attempts)")])
+        #expect(s.doneBytes == 100 && s.queue.map(\.id) == [1, 2, 3])
+        // A failure that is not retryable (a broken input) fails its file at once.
+        let last = try #require(s.queue.last)
+        while let task = s.assign(to: a), task.id != last.id { _ = s.done(a, task: task.id, counts: counts(lines: 1), badLines: []) }
+        #expect(s.failed(a, message: "broken .zst", retryable: false) == [.fileFailing(file: 1, message: "broken .zst"), .fileFinished(file: 1)])
+    }
+
     @Test("workers wanted: never more than the work left, nor than the run's maximum")
     func workersWanted() {
         let s = scheduler(maxWorkers: 8)

@@ -52,7 +52,8 @@ public final class BatchRunner {
         if let problem = options.problem(with: table.metadata) { throw problem }
         if options.verify { try Table.verified(path: options.table, descriptor: table.descriptor) }
 
-        var scanner = InputScanner(include: options.include, exclude: options.exclude)
+        var scanner = InputScanner(include: options.include, exclude: options.exclude,
+                                   outputSuffix: options.compress?.suffix ?? "")
         try scanner.scan(options.inputs)
         for problem in scanner.problems {
             summary.errors.append(problem.description)

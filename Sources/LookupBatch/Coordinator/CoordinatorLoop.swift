@@ -125,7 +125,7 @@ final class CoordinatorLoop {
             try act(on: scheduler.done(worker, task: message.task, counts: message.counts ?? TaskCounts(),
                                        badLines: message.badLines ?? []))
         case .failed:
-            try act(on: scheduler.failed(worker, message: message.message ?? "failed"))
+            try act(on: scheduler.failed(worker, message: message.message ?? "failed", retryable: message.retry ?? false))
         case .fatal:
             throw LookupError(.io, path: options.table, "worker cannot start: \(message.message ?? "unknown error")")
         case .damaged:
@@ -165,6 +165,9 @@ final class CoordinatorLoop {
             case .retrying(let task, let how):
                 summary.retries += 1
                 report("\(files[task.file].path): worker \(how); retrying its task (attempt \(task.attempts + 1) of \(options.retries + 1))")
+            case .retryingFailed(let task, let message):
+                summary.retries += 1
+                report(naming(files[task.file].path, message) + "; retrying its task (attempt \(task.attempts + 1) of \(options.retries + 1))")
             }
         }
         if events.contains(where: { if case .fileFinished = $0 { true } else { false } }) {

@@ -37,6 +37,10 @@ struct OutputSettings: Codable, Equatable {
     var missing: String?
     var keyFields: [String]?
     var valueField: String?
+    /// `--compress` (absent from logs of runs without it, and of older versions).
+    var compress: Compression?
+    /// `--pipe` (absent likewise).
+    var pipe: String?
 
     /// The settings of `options` for `job`.
     init(_ options: RunOptions, job: String) {
@@ -54,6 +58,8 @@ struct OutputSettings: Codable, Equatable {
         missing = options.missing
         keyFields = options.keyFields == ["key"] ? nil : options.keyFields
         valueField = options.valueField == "value" ? nil : options.valueField
+        compress = options.compress
+        pipe = options.pipe
     }
 
     /// Each setting spelled as its command-line option, in a fixed order.
@@ -74,6 +80,8 @@ struct OutputSettings: Codable, Equatable {
             "--key-field " + (keyFields ?? ["key"]).joined(separator: ","),
             "--value-field " + (valueField ?? "value"),
             "parameters " + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
+            compress.map { "--compress \($0.rawValue)" } ?? "no --compress",
+            pipe.map { "--pipe '\($0)'" } ?? "no --pipe",
         ]
     }
 

@@ -12,6 +12,9 @@ enum RunEvent: Equatable {
     case fileFinished(file: Int)
     /// A task of a worker that died (`how`) goes back to the queue for another attempt.
     case retrying(task: PlannedTask, how: String)
+    /// A task that failed (`message`, e.g. its pipe command failed) goes back to the queue for
+    /// another attempt.
+    case retryingFailed(task: PlannedTask, message: String)
 }
 
 /// The tasks, files, workers and counters of one run, and what each event does to them.
@@ -116,10 +119,22 @@ final class TaskScheduler {
         return finishIfDone(task.file)
     }
 
-    /// `worker`'s task failed with `message` (an input it cannot read): the file fails.
-    func failed(_ worker: WorkerProcess, message: String) -> [RunEvent] {
-        guard let task = worker.task else { return [] }
+    /// `worker`'s task failed with `message` (an input it cannot read): the file fails. A
+    /// `retryable` failure (a pipe command that failed) is first run again, up to `retries`
+    /// times, at the front of the queue.
+    func failed(_ worker: WorkerProcess, message: String, retryable: Bool = false) -> [RunEvent] {
+        guard var task = worker.task else { return [] }
         worker.task = nil
+        worker.progressBytes = 0
+        if retryable {
+            task.attempts += 1
+            if task.attempts <= retries {
+                queue.insert(task, at: 0)
+                return [.retryingFailed(task: task, message: message)]
+            }
+            doneBytes += size(of: task)
+            return fail(task, task.attempts == 1 ? message : "\(message) (on each of \(task.attempts) attempts)")
+        }
         doneBytes += size(of: task)
         return fail(task, message)
     }

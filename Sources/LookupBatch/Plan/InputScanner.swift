@@ -7,13 +7,14 @@ import SharedLookup
 public struct InputFile: Sendable, Equatable {
     /// Its path as found.
     public var path: String
-    /// The path of its output, relative to the output directory (`.gz` dropped).
+    /// The path of its output, relative to the output directory (a compression suffix such as
+    /// `.gz` dropped, the `--compress` suffix added).
     public var relativeOutput: String
     /// Size in bytes.
     public var size: Int
     /// Modification time, nanoseconds since the epoch.
     public var modified: Int
-    /// Whether it is gzip-compressed (by name).
+    /// Whether it is compressed (by name: `.gz`, `.zst`, `.xz`, `.bz2`); read whole, never split.
     public var compressed: Bool
 }
 
@@ -21,13 +22,16 @@ public struct InputFile: Sendable, Equatable {
 struct InputScanner {
     let include: [String]
     let exclude: [String]
+    /// Added to every output name (the `--compress` format's suffix, or "").
+    let outputSuffix: String
     /// Problems met while scanning (unreadable directories, symlink loops), one per path.
     private(set) var problems: [LookupError] = []
     private(set) var files: [InputFile] = []
 
-    init(include: [String], exclude: [String]) {
+    init(include: [String], exclude: [String], outputSuffix: String = "") {
         self.include = include
         self.exclude = exclude
+        self.outputSuffix = outputSuffix
     }
 
     private func matches(_ patterns: [String], _ name: String, _ relative: String) -> Bool {
@@ -52,9 +56,8 @@ struct InputScanner {
     }
 
     private mutating func add(path: String, relative: String, st: stat) {
-        var output = relative
-        let compressed = output.hasSuffix(".gz")
-        if compressed { output.removeLast(3) }
+        let compressed = Compression.named(by: relative) != nil
+        let output = Compression.removingSuffix(relative) + outputSuffix
         files.append(InputFile(path: path, relativeOutput: output, size: Int(st.st_size),
                                modified: Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec),
                                compressed: compressed))

@@ -94,6 +94,9 @@ public enum BatchWorker {
             do {
                 let (counts, bad) = try processor.run(task)
                 report = WorkerReport(kind: .done, task: task.id, counts: counts, badLines: bad)
+            } catch let error as PipeCommandFailure {
+                unlink(task.output)
+                report = WorkerReport(kind: .failed, task: task.id, message: error.description, retry: true)
             } catch let error as LookupError where error.kind == .damaged {
                 unlink(task.output)
                 report = WorkerReport(kind: .damaged, task: task.id, message: error.damage)

@@ -63,16 +63,12 @@ final class TaskProcessor<Job: LineJob> {
         self.job = try Job(context: JobContext(table: table, options: options))
     }
 
-    /// Runs one task: writes its output file and returns its counts and bad lines.
+    /// Runs one task: writes its output file (through the compressor and the pipe command
+    /// the options ask for: `TaskOutput`) and returns its counts and bad lines.
     func run(_ task: TaskMessage) throws -> (TaskCounts, [BadLine]) {
         let input = try InputReader(path: task.input, maxLineLength: options.maxLineLength, blockSize: Self.blockSize(for: table, workers: options.workers))
-        var fd: Int32 = -1
-        if Job.writesOutput {
-            fd = open(task.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            if fd < 0 { throw LookupError.system("cannot create output", path: task.output) }
-        }
-        defer { if fd >= 0 { close(fd) } }
-        var out = OutputBuffer(fd: fd, name: task.output, capacity: 256 << 10)
+        let sink = try TaskOutput(path: task.output, input: task.input, writesOutput: Job.writesOutput, options: options)
+        var out = OutputBuffer(fd: sink.fd, name: task.output, capacity: 256 << 10)
         // A table larger than memory wants every page of memory: input and output pages go
         // back to the kernel once used.
         let tight = table.regime.kind == .largerThanMemory
@@ -84,15 +80,20 @@ final class TaskProcessor<Job: LineJob> {
             try input.skipLine()
         }
         var lastProgress = 0
-        let result = try stream(input, path: task.input, start: task.start, end: task.end ?? Int.max,
+        let result: (TaskCounts, [BadLine])
+        do {
+            result = try stream(input, path: task.input, start: task.start, end: task.end ?? Int.max,
                                 header: task.header && options.header, output: &out) { counts, _, _ in
-            if counts.bytes - lastProgress >= 32 << 20 {
-                lastProgress = counts.bytes
-                progress(counts.bytes)
+                if counts.bytes - lastProgress >= 32 << 20 {
+                    lastProgress = counts.bytes
+                    progress(counts.bytes)
+                }
             }
+            try out.flush()
+        } catch {
+            throw sink.failure(after: error)
         }
-        try out.flush()
-        if fd >= 0 && fsync(fd) != 0 { throw LookupError.system("cannot sync output", path: task.output) }
+        try sink.finish()
         return result
     }
 

@@ -75,6 +75,8 @@ struct WorkerReport: Codable {
     var counts: TaskCounts?
     var badLines: [BadLine]?
     var message: String?
+    /// With `failed`: the task may succeed when run again (its pipe command failed).
+    var retry: Bool?
 }
 
 /// Reads newline-delimited JSON messages from a descriptor without blocking on partial lines.

@@ -16,10 +16,9 @@ public enum RecordFormat: String, CaseIterable, Sendable, Codable {
     case cdb
 
     /// The format a file name implies (`.csv`, `.tsv`/`.tab`, `.jsonl`/`.ndjson`, `.dump`/
-    /// `.mdb-dump`, `.cdb`/`.cdbmake`), looking through a trailing `.gz`; `nil` if none.
+    /// `.mdb-dump`, `.cdb`/`.cdbmake`), looking through a trailing `.gz`, `.zst`, `.xz` or `.bz2`; `nil` if none.
     public static func infer(fromPath path: String) -> RecordFormat? {
-        var name = path.lowercased()
-        if name.hasSuffix(".gz") { name.removeLast(3) }
+        let name = Compression.removingSuffix(path.lowercased())
         guard let dot = name.lastIndex(of: "."), !name[dot...].contains("/") else { return nil }
         switch name[name.index(after: dot)...] {
         case "csv": return .csv

@@ -1,11 +1,10 @@
-// InputReader: reads an input (a file, standard input, or either gzip-compressed) in large
-// blocks and hands out lines or byte runs as borrowed buffers, with no allocation per line.
+// InputReader: reads an input (a file or standard input, either of them possibly compressed
+// with gzip, zstd, xz or bzip2) in large blocks and hands out lines or byte runs as borrowed buffers, with no allocation per line.
 // Line ends are "\n" or "\r\n"; a missing final newline still ends the last line.
-import CZlib
-
 /// Reads one input in large blocks. Lines and byte runs it returns borrow its buffer: they are
 /// valid until the next call on the reader. Gzip input (by `.gz` extension or by its magic
-/// bytes) is decompressed transparently; `-` reads standard input.
+/// bytes) is decompressed transparently, and so are zstd (`.zst`), xz (`.xz`) and bzip2 (`.bz2`)
+/// input; `-` reads standard input.
 public final class InputReader {
     /// The input's name for messages: its path, or "<stdin>".
     public let name: String
@@ -28,7 +27,7 @@ public final class InputReader {
     /// Where the descriptor stands in the file, and up to where its pages were dropped.
     private var fileBytesRead = 0, fileBytesDropped = 0
     private let ownsFD: Bool
-    private var inflater: Inflater?
+    private var decoder: InputDecoder?
     private var buffer: UnsafeMutableRawBufferPointer
     private var start = 0      // first unconsumed byte
     private var end = 0        // one past the last valid byte
@@ -38,10 +37,10 @@ public final class InputReader {
     public static let blockSize = 1 << 20
 
     /// Opens `path` ("-" for standard input). Throws a `LookupError` naming the path when it
-    /// cannot be opened, is a directory, or claims to be gzip (by extension) but is not.
+    /// cannot be opened, is a directory, or claims to be compressed (by extension) but is not.
     public convenience init(path: String, maxLineLength: Int = 16 << 20, blockSize: Int = InputReader.blockSize) throws(LookupError) {
         if path == "-" {
-            try self.init(openedFD: STDIN_FILENO, ownsFD: false, name: "<stdin>", namedGzip: false,
+            try self.init(openedFD: STDIN_FILENO, ownsFD: false, name: "<stdin>", named: nil,
                           maxLineLength: maxLineLength, blockSize: blockSize)
             return
         }
@@ -52,55 +51,60 @@ public final class InputReader {
             close(opened)
             throw LookupError(.io, path: path, "is a directory, not an input file")
         }
-        try self.init(openedFD: opened, ownsFD: true, name: path, namedGzip: path.hasSuffix(".gz"),
+        try self.init(openedFD: opened, ownsFD: true, name: path, named: Compression.named(by: path),
                       maxLineLength: maxLineLength, blockSize: blockSize)
     }
 
-    /// Reads `openedFD` (closed at the end when `ownsFD`), sniffing it for gzip.
-    private init(openedFD: Int32, ownsFD: Bool, name: String, namedGzip: Bool, maxLineLength: Int,
+    /// Reads `openedFD` (closed at the end when `ownsFD`), sniffing it for a compressed format;
+    /// `named` is the format its name promises.
+    private init(openedFD: Int32, ownsFD: Bool, name: String, named: Compression?, maxLineLength: Int,
                  blockSize: Int) throws(LookupError) {
         self.maxLineLength = maxLineLength
         self.name = name
         self.fd = openedFD
         self.ownsFD = ownsFD
         buffer = .allocate(byteCount: max(blockSize, 4096), alignment: 16)
-        // Sniff the first bytes for the gzip magic (1f 8b).
-        do {
+        // Sniff the first bytes for a compressed format's magic: two bytes, and more only
+        // when those two may begin one (so a pipe's short first line is not waited on).
+        let sniffed: Compression?
+        do throws(LookupError) {
             try fillRaw(minimum: 2)
+            if Compression.mayStartMagic(UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: end - start)) {
+                try fillRaw(minimum: Compression.magicLength)
+            }
+            sniffed = Compression.sniff(UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: end - start))
+            if let named, sniffed != named, end > start {
+                throw LookupError(.io, path: name, "broken \(named.suffix): not in \(named.formatName) format")
+            }
+            if let sniffed {
+                // The sniffed bytes become the decompressor's first input; the line buffer
+                // then holds decompressed bytes only.
+                let decoder = try sniffed.decoder(name: name)
+                decoder.prime(UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: end - start))
+                self.decoder = decoder
+                isCompressed = true
+                start = 0
+                end = 0
+                atEOF = false
+            }
         } catch {
             cleanup()
             throw error
         }
-        let looksGzip = end - start >= 2 && buffer[start] == 0x1f && buffer[start + 1] == 0x8b
-        if namedGzip && !looksGzip && end > start {
-            cleanup()
-            throw LookupError(.io, path: name, "broken .gz: not in gzip format")
-        }
-        if looksGzip {
-            // The sniffed bytes become the decompressor's first input; the line buffer
-            // then holds decompressed bytes only.
-            isCompressed = true
-            let inflater = Inflater(name: name)
-            inflater.prime(UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: end - start))
-            self.inflater = inflater
-            start = 0
-            end = 0
-            atEOF = false
-        }
     }
 
-    /// Reads an already open descriptor (not closed by the reader), e.g. a pipe. Gzip input is
-    /// recognized by its magic bytes.
+    /// Reads an already open descriptor (not closed by the reader), e.g. a pipe. Compressed
+    /// input is recognized by its magic bytes.
     public convenience init(descriptor: Int32, name: String, maxLineLength: Int = 16 << 20,
                             blockSize: Int = InputReader.blockSize) throws(LookupError) {
-        try self.init(openedFD: descriptor, ownsFD: false, name: name, namedGzip: false,
+        try self.init(openedFD: descriptor, ownsFD: false, name: name, named: nil,
                       maxLineLength: maxLineLength, blockSize: blockSize)
     }
 
     deinit { cleanup() }
 
     private func cleanup() {
-        inflater = nil
+        decoder = nil
         if ownsFD { close(fd) }
         if buffer.count > 0 { buffer.deallocate(); buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0) }
     }
@@ -152,8 +156,8 @@ public final class InputReader {
         while true {
             let room = buffer.count - end
             let n: Int
-            if let inflater {
-                n = try inflater.read(from: fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
+            if let decoder {
+                n = try decoder.read(from: fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
             } else {
                 n = read(fd, buffer.baseAddress! + end, room)
                 if n < 0 {
@@ -287,93 +291,5 @@ public final class InputReader {
     public func peekByte() throws(LookupError) -> UInt8? {
         if start == end, try !refill() { return nil }
         return buffer[start]
-    }
-}
-
-/// A gzip decoder over a file descriptor (zlib `inflate`), accepting concatenated members.
-final class Inflater {
-    private var stream = z_stream()
-    private let input: UnsafeMutableRawBufferPointer
-    private var inputEOF = false
-    private var finishedMember = false
-    private let name: String
-
-    init(name: String) {
-        self.name = name
-        input = .allocate(byteCount: InputReader.blockSize, alignment: 16)
-        // 15 + 16: a gzip wrapper is required.
-        inflateInit2_(&stream, 15 + 16, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-    }
-
-    deinit {
-        inflateEnd(&stream)
-        input.deallocate()
-    }
-
-    /// Gives the decoder bytes already read from the descriptor.
-    func prime(_ bytes: UnsafeRawBufferPointer) {
-        input.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-        stream.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self)
-        stream.avail_in = UInt32(bytes.count)
-    }
-
-    /// Reads until at least `count` input bytes wait (or the file ends), moving the ones left
-    /// to the front of the input buffer.
-    private func fill(atLeast count: Int, from fd: Int32) throws(LookupError) {
-        while Int(stream.avail_in) < count && !inputEOF {
-            let kept = Int(stream.avail_in)
-            if kept > 0 { input.baseAddress!.copyMemory(from: UnsafeRawPointer(stream.next_in!), byteCount: kept) }
-            var n: Int
-            repeat { n = Glibc.read(fd, input.baseAddress! + kept, input.count - kept) } while n < 0 && errno == EINTR
-            if n < 0 { throw LookupError.system("read failed", path: name) }
-            if n == 0 { inputEOF = true }
-            stream.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self)
-            stream.avail_in = UInt32(kept + n)
-        }
-    }
-
-    /// Decompresses into `out`; returns the number of bytes written, 0 at the end of input.
-    func read(from fd: Int32, into out: UnsafeMutableRawBufferPointer) throws(LookupError) -> Int {
-        stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
-        stream.avail_out = UInt32(min(out.count, Int(UInt32.max)))
-        while stream.avail_out == UInt32(min(out.count, Int(UInt32.max))) {
-            if stream.avail_in == 0 && !inputEOF {
-                var n: Int
-                repeat { n = Glibc.read(fd, input.baseAddress!, input.count) } while n < 0 && errno == EINTR
-                if n < 0 { throw LookupError.system("read failed", path: name) }
-                if n == 0 { inputEOF = true }
-                stream.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                stream.avail_in = UInt32(n)
-            }
-            if stream.avail_in == 0 && inputEOF {
-                if finishedMember { return 0 }
-                throw LookupError(.io, path: name, "broken .gz: unexpected end of file")
-            }
-            if finishedMember {
-                // Another gzip member follows the previous one, or trailing garbage (padding,
-                // a torn append) that gzip -d ignores after a whole member: so do we.
-                try fill(atLeast: 2, from: fd)
-                let next = stream.next_in!
-                guard stream.avail_in >= 2, next[0] == 0x1F, next[1] == 0x8B else {
-                    stream.avail_in = 0
-                    inputEOF = true
-                    continue
-                }
-                inflateReset(&stream)
-                finishedMember = false
-            }
-            let rc = inflate(&stream, Z_NO_FLUSH)
-            switch rc {
-            case Z_OK, Z_BUF_ERROR:
-                break
-            case Z_STREAM_END:
-                finishedMember = true
-                if stream.avail_out != UInt32(min(out.count, Int(UInt32.max))) { break }
-            default:
-                let detail = stream.msg.map { String(cString: $0) } ?? "zlib error \(rc)"
-                throw LookupError(.io, path: name, "broken .gz: \(detail)")
-            }
-        }
-        return out.count - Int(stream.avail_out)
     }
 }
