@@ -44,6 +44,18 @@ public struct KeyForm: Sendable, Hashable, Codable {
         return bytes
     }
 
+    /// The key made of `parts` (a composite key's column values, in key order), joined by
+    /// `partSeparator`: what `TableBuilder.add(key:value:)` and the lookups of a table with
+    /// composite keys take.
+    public static func compositeKey<S: StringProtocol>(_ parts: [S]) -> [UInt8] {
+        var key: [UInt8] = []
+        for (i, part) in parts.enumerated() {
+            if i > 0 { key.append(partSeparator) }
+            key.append(contentsOf: part.utf8)
+        }
+        return key
+    }
+
     /// How many parts `key` has (separators + 1).
     public static func partCount(_ key: UnsafeRawBufferPointer) -> Int {
         var n = 1
