@@ -36,8 +36,9 @@ public struct BuildOptions: Sendable {
     public var record: RecordOptions
     /// The duplicate-key policy.
     public var duplicates: DuplicatePolicy
-    /// Case folding and trimming applied to every key (recorded in the table, so every lookup
-    /// applies them too). Its part count follows `record.keyColumns`.
+    /// How keys are formed: their part count (records added in code with composite keys say
+    /// it here; for input files it follows `record.keyColumns`), and the case folding and
+    /// trimming applied to every key (recorded in the table, so every lookup applies them too).
     public var keyForm: KeyForm = KeyForm()
     /// Memory for sorting, in bytes; past it, sorted runs spill to temp files.
     public var memoryBudget: Int
@@ -122,7 +123,7 @@ public final class TableBuilder {
         self.destination = destination
         self.options = options
         var form = options.keyForm
-        form.parts = options.record.keyColumns.count
+        if options.record.keyColumns.count > 1 { form.parts = options.record.keyColumns.count }
         normalizer = KeyNormalizer(form: form)
         let slash = destination.lastIndex(of: "/")
         directory = slash.map { $0 == destination.startIndex ? "/" : String(destination[..<$0]) } ?? "."
@@ -359,7 +360,7 @@ public final class TableBuilder {
                 contentHash: hash.hex)
             let delimited = formats.contains(where: { $0 == "csv" || $0 == "tsv" })
             if delimited && options.record.keyColumns.count > 1 { metadata.keyColumns = options.record.keyColumns }
-            if options.record.keyColumns.count > 1 { metadata.keyParts = options.record.keyColumns.count }
+            if normalizer.form.parts > 1 { metadata.keyParts = normalizer.form.parts }
             if options.keyForm.ignoreCase { metadata.ignoreCase = true }
             if options.keyForm.trim { metadata.trim = true }
             if delimited {
