@@ -125,6 +125,29 @@ struct BatchJSONLinesTests {
         #expect(wrong.status != 0 && wrong.stdout.isEmpty && wrong.stderr.split(separator: "\n").count == 1, "one key field for a two-part table: \(wrong.summary)")
     }
 
+    @Test("run on .jsonl files (format from the name) with a composite table: --key-field a,b is checked, not -k")
+    func compositeByExtension() throws {
+        let dir = try TempDir("bje")
+        let comp = try buildTable(dir, "c.csv", "x,1,one\ny,2,two\n", ["-k", "1,2"])
+        let path = try dir.write("in/e.jsonl", "{\"a\":\"x\",\"b\":1}\n{\"a\":\"y\",\"b\":1}\n")
+        let run = try runLookup(["run", comp, path, "-o", "-", "--key-field", "a,b"])
+        expectExit(run, 0, "run on a .jsonl file with two key fields")
+        expectObjects(run.stdout, [["a": "x", "b": 1, "value": "one"]], "composite key fields, format from the name")
+        // One key field for a two-part key: refused before any output, naming the table.
+        let one = try runLookup(["run", comp, path, "-o", dir.file("out"), "--key-field", "a"])
+        expectExit(one, 2, "run with one key field")
+        #expect(one.stderr.split(separator: "\n").count == 1 && one.says("c.csv.lmdb", "--key-field"), "\(one.stderr)")
+        #expect(!fileExists(dir.file("out/e.jsonl")))
+        // A CSV input beside it still needs -k with two columns.
+        let csv = try dir.write("in/f.csv", "x,1\n")
+        let mixed = try runLookup(["run", comp, path, csv, "-o", dir.file("out2"), "--key-field", "a,b"])
+        expectExit(mixed, 2, "a CSV input with -k 1 for a two-part key")
+        #expect(mixed.says("--key-column"), "\(mixed.stderr)")
+        let both = try runLookup(["run", comp, path, csv, "-o", "-", "--key-field", "a,b", "-k", "1,2", "-q"])
+        expectExit(both, 0, "-k 1,2 and --key-field a,b")
+        #expect(textLines(both.stdout).count == 2, "\(textLines(both.stdout))")
+    }
+
     @Test("left join on JSON Lines: null, or the --missing text as a string")
     func leftJSON() throws {
         let dir = try TempDir("bjl")
