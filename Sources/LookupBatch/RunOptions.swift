@@ -104,15 +104,29 @@ public struct RunOptions: Codable, Sendable {
     /// Why these options cannot read a table with `metadata`, or `nil`: a key with another
     /// number of parts than the table's keys, or `--columns` the table does not have. Checked
     /// before any worker starts (one line, the run does not begin).
-    public func problem(with metadata: TableMetadata?) -> LookupError? {
+    /// `inputPaths`: the input files of a run, whose names tell JSON Lines from delimited
+    /// text when there is no `--format` (`nil`: standard input, CSV unless `--format`); the
+    /// key is checked the way each kind of input reads it (`--key-field` or `-k`).
+    public func problem(with metadata: TableMetadata?, inputPaths: [String]? = nil) -> LookupError? {
         let parts = metadata?.keyForm.parts ?? 1
-        let json = format == "jsonl"
-        let given = json ? keyFields.count : keyColumns.count
-        if given != parts {
-            let what = json ? "--key-field \(keyFields.joined(separator: ","))" : "--key-column \(keyColumns.map(String.init).joined(separator: ","))"
-            return LookupError(.usage, path: table,
-                               "the table's keys have \(parts) part\(parts == 1 ? "" : "s") (built with \(parts) key column\(parts == 1 ? "" : "s")); \(what) gives \(given)")
+        let jsonInputs: Bool, delimitedInputs: Bool
+        if format != nil || inputPaths == nil {
+            jsonInputs = format == "jsonl"
+            delimitedInputs = !jsonInputs
+        } else {
+            let paths = inputPaths ?? []
+            jsonInputs = paths.contains { isJSONLines(path: $0) }
+            delimitedInputs = paths.contains { !isJSONLines(path: $0) }
         }
+        for json in [true, false] where json ? jsonInputs : delimitedInputs {
+            let given = json ? keyFields.count : keyColumns.count
+            if given != parts {
+                let what = json ? "--key-field \(keyFields.joined(separator: ","))" : "--key-column \(keyColumns.map(String.init).joined(separator: ","))"
+                return LookupError(.usage, path: table,
+                                   "the table's keys have \(parts) part\(parts == 1 ? "" : "s") (built with \(parts) key column\(parts == 1 ? "" : "s")); \(what) gives \(given)")
+            }
+        }
+        let json = jsonInputs
         do { _ = try ColumnChoice(list: columns, metadata: metadata) } catch { return LookupError(error.kind, path: table, error.message) }
         do { _ = try JSONKeyReader(paths: keyFields) } catch where json { return LookupError(error.kind, "--key-field: \(error.message)") } catch {}
         return nil

@@ -56,6 +56,12 @@ public struct KeyForm: Sendable, Hashable, Codable {
         return key
     }
 
+    /// Whether `key`, of `parts` parts, has nothing but separators: every part empty, which
+    /// is refused like an empty one-part key.
+    public static func isBlank(_ key: UnsafeRawBufferPointer, parts: Int) -> Bool {
+        parts > 1 && key.count == parts - 1 && key.allSatisfy { $0 == partSeparator }
+    }
+
     /// How many parts `key` has (separators + 1).
     public static func partCount(_ key: UnsafeRawBufferPointer) -> Int {
         var n = 1

@@ -112,7 +112,7 @@ struct StreamMapTests {
         #expect(mapped.stderr.contains("<stdin>:2:"), "\(mapped.stderr)")
         #expect(mapped.stderr.contains("<stdin>:3:") && mapped.stderr.contains("NUL byte"), "\(mapped.stderr)")
         #expect(!mapped.stderr.contains("Fatal") && !mapped.stderr.contains("Stack dump"))
-        #expect(String(decoding: mapped.out, as: UTF8.self) == "lines=4 hits=2 misses=0 bad_lines=2\n")
+        #expect(String(decoding: mapped.out, as: UTF8.self) == "lines=4 hits=2 misses=0 bad_lines=2 rows=2\n")
     }
 
     @Test("a closed stdout (map | head) ends it quietly: exit 0, no signal, nothing on stderr")
@@ -142,7 +142,7 @@ struct StreamMapTests {
         // The writer stops in the middle of a line (it died, or the split ended there).
         let cut = try mapAll([fixture.lmdb, "--mode", "count"], Array("\(key),1\nnever-a-key,2\n\(key),3\n\(key.prefix(3))".utf8))
         #expect(cut.status == 0 && !cut.signaled, "\(cut.stderr)")
-        #expect(String(decoding: cut.out, as: UTF8.self) == "lines=4 hits=2 misses=2 bad_lines=0\n")
+        #expect(String(decoding: cut.out, as: UTF8.self) == "lines=4 hits=2 misses=2 bad_lines=0 rows=2\n")
 
         // The engine kills the task while stdin is still open.
         let p = try pipedLookup([fixture.lmdb])

@@ -49,12 +49,14 @@ public final class BatchRunner {
         // The one table file of the whole run, open until it ends; it must open here too: a
         // clear error before any worker starts.
         let table = try RunTable(path: options.table)
-        if let problem = options.problem(with: table.metadata) { throw problem }
-        if options.verify { try Table.verified(path: options.table, descriptor: table.descriptor) }
-
+        // The key is checked against the inputs found: their names tell JSON Lines (read by
+        // --key-field) from delimited text (read by -k) when there is no --format.
         var scanner = InputScanner(include: options.include, exclude: options.exclude,
                                    outputSuffix: options.compress?.suffix ?? "")
         try scanner.scan(options.inputs)
+        if let problem = options.problem(with: table.metadata, inputPaths: scanner.files.map(\.path)) { throw problem }
+        if options.verify { try Table.verified(path: options.table, descriptor: table.descriptor) }
+
         for problem in scanner.problems {
             summary.errors.append(problem.description)
             report(problem.description)

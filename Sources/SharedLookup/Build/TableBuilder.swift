@@ -238,7 +238,8 @@ public final class TableBuilder {
         /// A record whose key is folded or trimmed first (which may leave it empty or too long).
         private mutating func normalizedRecord(key raw: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, line: Int) throws {
             let key = builder.normalizer.normalize(raw)
-            if let problem = builder.options.record.keyProblem(key) {
+            let blank = KeyForm.isBlank(key, parts: builder.normalizer.form.parts)
+            if let problem = blank ? "empty key (every key column is empty)" : builder.options.record.keyProblem(key) {
                 let name = builder.sources.last.map { $0 == "-" ? "<stdin>" : $0 } ?? "?"
                 try badRecord(LookupError(.badRecord, path: name, line: line,
                                           "\(problem) after \(builder.options.keyForm.trim ? "trimming" : "case folding")"))

@@ -467,6 +467,10 @@ struct DelimitedParser {
             valueBytes.append(record.slice(span.start, span.end))
         }
         let key = keyBytes.bytes
+        if KeyForm.isBlank(key, parts: columns.count) {
+            try bad("empty key (every key column is empty)", line: lineNumber, input: input, handler: &handler)
+            return
+        }
         if let problem = options.textKeyProblem(key) {
             try bad(problem, line: lineNumber, input: input, handler: &handler)
             return

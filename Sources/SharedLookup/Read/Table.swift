@@ -240,7 +240,11 @@ public final class Table: @unchecked Sendable {
     /// themselves; `TableReader.value(for:)` and `KeyBatch` take keys in this form.
     public func storedKey<K: LMDBBytes>(_ key: K) -> [UInt8] {
         key.withLMDBBytes { bytes in
-            keyForm.normalizes ? Array(KeyNormalizer(form: keyForm).normalize(bytes)) : Array(bytes)
+            guard keyForm.normalizes else { return Array(bytes) }
+            // The normalized bytes may live in the normalizer's buffers: keep it alive until
+            // they are copied.
+            let normalizer = KeyNormalizer(form: keyForm)
+            return withExtendedLifetime(normalizer) { Array(normalizer.normalize(bytes)) }
         }
     }
 
