@@ -74,22 +74,16 @@ extension ServeResponder {
             let storedKeys = transforms ? views.map { served.table.storedKey(typed: Array($0)) } : []
             return try served.table.read { reader in
                 var values = [UnsafeRawBufferPointer?](repeating: nil, count: views.count)
-                var storedViews: [UnsafeRawBufferPointer] = []
                 if transforms {
-                    var arena: [UInt8] = []
-                    var spans: [Range<Int>] = []
-                    for key in storedKeys {
-                        spans.append(arena.count ..< arena.count + key.count)
-                        arena += key
-                    }
-                    let base = UnsafeMutableRawBufferPointer.allocate(byteCount: max(arena.count, 1), alignment: 1)
-                    arena.withUnsafeBytes { base.copyMemory(from: $0) }
-                    storedViews = spans.map { UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(base)[$0]) }
-                    storedViews.append(UnsafeRawBufferPointer(base))  // freed below
+                    try reader.lookupBatch(storedKeys) { index, value in values[index] = value }
+                } else {
+                    try reader.lookupBatch(views) { index, value in values[index] = value }
                 }
-                defer { if let last = storedViews.last { UnsafeMutableRawBufferPointer(mutating: last).deallocate() } }
-                let lookedUp = transforms ? Array(storedViews.dropLast()) : views
-                try reader.lookupBatch(lookedUp) { index, value in values[index] = value }
+                /// The `i`-th value's chosen columns (the key as stored gives key parts).
+                func projected(_ i: Int, _ value: UnsafeRawBufferPointer) -> [UInt8] {
+                    transforms ? storedKeys[i].withUnsafeBytes { choice.projected(key: $0, value: value) }
+                        : choice.projected(key: views[i], value: value)
+                }
                 found = values.reduce(0) { $1 == nil ? $0 : $0 + 1 }
                 var json = JSONText(capacity: 64 + views.count * 48)
                 if format == .json {
@@ -114,7 +108,7 @@ extension ServeResponder {
                             for one in ValueList(value) {
                                 if !first { json.raw(",") }
                                 first = false
-                                choice.projected(key: lookedUp[i], value: one).withUnsafeBytes { json.string(bytes: $0) }
+                                projected(i, one).withUnsafeBytes { json.string(bytes: $0) }
                             }
                             json.raw("]}")
                         } else {
@@ -122,7 +116,7 @@ extension ServeResponder {
                             if choice.isWholeValue {
                                 json.string(bytes: value)
                             } else {
-                                choice.projected(key: lookedUp[i], value: value).withUnsafeBytes { json.string(bytes: $0) }
+                                projected(i, value).withUnsafeBytes { json.string(bytes: $0) }
                             }
                             json.raw("}")
                         }

@@ -144,7 +144,7 @@ struct CLICompositeKeyTests {
         #expect(stats.outLines.contains { $0.hasPrefix("key columns:") && $0.hasSuffix(" 5,2") }, "stats: \(stats.out)")
     }
 
-    @Test("bad input: a row without a key column, a part holding 0x1F (file:line), -k 0 or repeated")
+    @Test("bad input: a row without a key column, a part holding 0x1F, every part empty (file:line), -k 0 or repeated")
     func badInput() throws {
         let dir = try TempDir("ckb")
         let short = try dir.write("short.csv", "a,b,c,d,e,f\nx,y,z\n")
@@ -155,6 +155,14 @@ struct CLICompositeKeyTests {
         let sep = try dir.write("sep.csv", "a,b,c,d,e,f\na,b\u{1F}c,d,e,f,g\n")
         let r2 = try lookup(["build", sep, "-k", "2,5", "-o", dir.file("sep.lmdb")])
         expectCleanError(r2, mentions: ["sep.csv:2"], "a key part holding 0x1F")
+
+        // Every key column empty is an empty key, with or without --trim.
+        let blank = try dir.write("blank.csv", "x,1,y\n,2,\n")
+        let r3 = try lookup(["build", blank, "-k", "1,3", "-o", dir.file("b.lmdb")])
+        expectCleanError(r3, mentions: ["blank.csv:2", "empty key"], "every key column empty")
+        let spaces = try dir.write("spaces.csv", "x,1,y\n  ,2,\t\n")
+        let r4 = try lookup(["build", spaces, "-k", "1,3", "--trim", "-o", dir.file("b.lmdb")])
+        expectCleanError(r4, mentions: ["spaces.csv:2", "empty key"], "every key column blank after --trim")
 
         for bad in ["0,2", "2,2", "2,", "x"] {
             let r = try lookup(["build", short, "-k", bad, "-o", dir.file("k.lmdb")])
