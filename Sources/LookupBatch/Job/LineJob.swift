@@ -92,16 +92,25 @@ func writeKeyPrefix(_ key: UnsafeRawBufferPointer, _ enabled: Bool, _ output: in
     }
 }
 
-/// `join`: writes `line<delimiter>value` for each line whose key is in the table: one line
-/// per value of a one-to-many table, the chosen columns only with `--columns`. A JSON Lines
-/// line gets the value as a member (`--value-field`) instead.
-public struct JoinJob: LineJob {
-    var join: JoinWriter
-    public init(context: JobContext) throws { join = try JoinWriter(context: context, left: false) }
+/// The join jobs (join, left): their rows are written by a `JoinWriter`, which also takes the
+/// file's syntax and writes the joined header.
+protocol JoinWriting: LineJob {
+    var join: JoinWriter { get set }
+}
+
+extension JoinWriting {
     public mutating func begin(file: FileContext) { join.begin(file: file) }
     public mutating func header(line: UnsafeRawBufferPointer, output: inout OutputBuffer) throws {
         try join.header(line: line, output: &output)
     }
+}
+
+/// `join`: writes `line<delimiter>value` for each line whose key is in the table: one line
+/// per value of a one-to-many table, the chosen columns only with `--columns`. A JSON Lines
+/// line gets the value as a member (`--value-field`) instead.
+public struct JoinJob: JoinWriting {
+    var join: JoinWriter
+    public init(context: JobContext) throws { join = try JoinWriter(context: context, left: false) }
     @inline(__always)
     public mutating func process(line: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer,
                                  value: UnsafeRawBufferPointer?, output: inout OutputBuffer) throws {
@@ -112,13 +121,9 @@ public struct JoinJob: LineJob {
 
 /// `left`: a join that also writes every line whose key is missing, with an empty field (or
 /// `--missing TEXT`) for each column the value would have filled (`null` for JSON Lines).
-public struct LeftJoinJob: LineJob {
+public struct LeftJoinJob: JoinWriting {
     var join: JoinWriter
     public init(context: JobContext) throws { join = try JoinWriter(context: context, left: true) }
-    public mutating func begin(file: FileContext) { join.begin(file: file) }
-    public mutating func header(line: UnsafeRawBufferPointer, output: inout OutputBuffer) throws {
-        try join.header(line: line, output: &output)
-    }
     @inline(__always)
     public mutating func process(line: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer,
                                  value: UnsafeRawBufferPointer?, output: inout OutputBuffer) throws {

@@ -168,13 +168,7 @@ public final class JSONKeyReader {
         seen.update(repeating: false, count: nodeCount)
         var problem: Problem?
         do throws(JSONSyntaxError) {
-            guard scanner.peek == UInt8(ascii: "{") else {
-                // Say what it is when it is valid JSON, else why it is not.
-                let kind = try scanner.scanValue(depth: 0)
-                scanner.skipWhitespace()
-                if !scanner.atEnd { throw scanner.fail("text after the JSON value") }
-                return .bad("line is a JSON \(kind.name), not an object")
-            }
+            if let notObject = try scanner.notAnObject() { return .bad(notObject) }
             try walkObject(0, depth: 1, &scanner, &problem)
             scanner.skipWhitespace()
             if !scanner.atEnd { throw scanner.fail("text after the JSON object") }

@@ -57,13 +57,7 @@ struct JSONLinesParser {
         if scanner.atEnd { return .blank }
         let fieldName = options.keyField
         do throws(JSONSyntaxError) {
-            guard scanner.peek == UInt8(ascii: "{") else {
-                // Say what it is when it is valid JSON, else why it is not.
-                let kind = try scanner.scanValue(depth: 0)
-                scanner.skipWhitespace()
-                if !scanner.atEnd { throw scanner.fail("text after the JSON value") }
-                return .bad("line is a JSON \(kind.name), not an object")
-            }
+            if let notObject = try scanner.notAnObject() { return .bad(notObject) }
             scanner.index += 1
             valueBytes.removeAll()
             valueBytes.append(UInt8(ascii: "{"))
@@ -188,6 +182,17 @@ struct JSONScanner {
     }
 
     var atEnd: Bool { index >= bytes.count }
+
+    /// When the line's value (at `index`) is not an object: what it is, for a bad line
+    /// ("line is a JSON array, not an object"), having checked it is valid JSON; throws why
+    /// it is not. `nil` when an object starts here.
+    mutating func notAnObject() throws(JSONSyntaxError) -> String? {
+        if peek == UInt8(ascii: "{") { return nil }
+        let kind = try scanValue(depth: 0)
+        skipWhitespace()
+        if !atEnd { throw fail("text after the JSON value") }
+        return "line is a JSON \(kind.name), not an object"
+    }
 
     var peek: UInt8? { index < bytes.count ? bytes[index] : nil }
 
