@@ -257,7 +257,7 @@ struct CLIBadInputTests {
         let dir = try TempDir("usage")
         let input = dir.file("t.csv"), table = dir.file("t.lmdb")
         try writeFile(input, "a,1\n")
-        for (arguments, option) in [(["build", input, "-o", table, "-k", "0"], "--key-column"),
+        for (arguments, option) in [(["build", input, "-o", table, "-k", "0"], "-k <key-column>"),
                                     (["build", input, "-o", table, "--memory", "lots"], "--memory"),
                                     (["run", table, input, "-o", dir.file("out"), "-j", "0"], "--workers")] {
             let result = try lookup(arguments)
