@@ -67,7 +67,7 @@ extension ServeResponder {
         let served = live.current
         let choice = try columnChoice(served.table)
         let many = served.table.valuesPerKey == .many
-        let transforms = served.table.keyForm.parts > 1 || served.table.keyForm.normalizes
+        let transforms = served.table.formsKeys
         var found = 0
         let output: ByteBuffer = try keys.withKeys { views in
             // Keys as the table stores them (a composite key's tab-joined parts, folded, trimmed).
@@ -75,7 +75,16 @@ extension ServeResponder {
             return try served.table.read { reader in
                 var values = [UnsafeRawBufferPointer?](repeating: nil, count: views.count)
                 if transforms {
-                    try reader.lookupBatch(storedKeys) { index, value in values[index] = value }
+                    // Already in the stored form: looked up as they are.
+                    var arena: [UInt8] = []
+                    var spans: [Range<Int>] = []
+                    for key in storedKeys {
+                        spans.append(arena.count ..< arena.count + key.count)
+                        arena += key
+                    }
+                    try arena.withUnsafeBytes { base in
+                        try reader.lookupBatch(spans.map { UnsafeRawBufferPointer(rebasing: base[$0]) }) { index, value in values[index] = value }
+                    }
                 } else {
                     try reader.lookupBatch(views) { index, value in values[index] = value }
                 }

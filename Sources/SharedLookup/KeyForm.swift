@@ -77,9 +77,24 @@ public final class KeyNormalizer {
     private let scratch = ByteScratch(capacity: 1024)
     private let folded = ByteScratch(capacity: 1024)
 
-    /// A normalizer for `form`.
-    public init(form: KeyForm) {
+    /// A range table's key type: keys are then written in its form (`RangeKeys`).
+    public let rangeKeyType: RangeKeyType?
+    private let encoded = ByteScratch(capacity: 64)
+
+    /// A normalizer for `form`; with `rangeKeyType`, `stored` also writes keys in that type's
+    /// form.
+    public init(form: KeyForm, rangeKeyType: RangeKeyType? = nil) {
         self.form = form
+        self.rangeKeyType = rangeKeyType == .text ? nil : rangeKeyType
+    }
+
+    /// `key` as the table stores it: normalized, and for a range table of IP addresses or
+    /// integers in their form; `nil` when it is not of that type (valid until the next call).
+    @inline(__always)
+    public func stored(_ key: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        let normalized = normalize(key)
+        guard let type = rangeKeyType else { return normalized }
+        return RangeKeys.encode(normalized, as: type, into: encoded) ? encoded.bytes : nil
     }
 
     /// `key` normalized: `key` itself when nothing changes, else bytes valid until the next call.

@@ -44,6 +44,15 @@ public struct TableMetadata: Codable, Sendable, Equatable {
     public var columnCount: Int?
     /// The values stored, when the table keeps every value of a key (`--duplicates all`).
     public var values: Int?
+    /// How lookup keys match (`nil`: exactly); a range table's records are segments.
+    public var match: MatchKind?
+    /// How a range table's keys compare.
+    public var keyType: RangeKeyType?
+    /// Where ranges nest, the narrowest wins (`--overlaps narrowest`); else they were refused.
+    public var overlaps: String?
+    /// The ranges, networks or prefixes read (a range table's records are the segments made
+    /// of them).
+    public var ranges: Int?
 
     /// The layout version this code writes.
     public static let currentLayoutVersion = 1
@@ -71,8 +80,12 @@ public struct TableMetadata: Codable, Sendable, Equatable {
 
     /// How the table's keys are formed; every lookup key is formed the same way.
     public var keyForm: KeyForm {
-        KeyForm(parts: keyParts ?? keyColumns?.count ?? 1, ignoreCase: ignoreCase ?? false, trim: trim ?? false)
+        KeyForm(parts: matchKind == .exact ? keyParts ?? keyColumns?.count ?? 1 : 1,
+                ignoreCase: ignoreCase ?? false, trim: trim ?? false)
     }
+
+    /// How lookup keys match.
+    public var matchKind: MatchKind { match ?? .exact }
 
     /// Whether a key has one value or a list (`--duplicates all`).
     public var valuesPerKey: ValuesPerKey { duplicates == DuplicatePolicy.all.rawValue ? .many : .one }

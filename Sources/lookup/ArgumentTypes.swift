@@ -10,6 +10,12 @@ extension RunMode: ExpressibleByArgument {}
 extension StartMethod: ExpressibleByArgument {}
 extension DuplicatePolicy: ExpressibleByArgument {}
 extension RecordFormat: ExpressibleByArgument {}
+extension RangeKeyType: ExpressibleByArgument {}
+
+/// `build --overlaps`: what nested ranges do.
+enum OverlapPolicy: String, CaseIterable, ExpressibleByArgument {
+    case error, narrowest
+}
 
 /// The line formats of `run` and `map`.
 enum LineFormat: String, CaseIterable, ExpressibleByArgument {

@@ -50,6 +50,21 @@ struct BuildCommand: ParsableCommand {
     @Option(help: "Duplicate keys: error (stop and name both lines), first or last (keep that one), or all (keep every value, in input order: a one-to-many table).")
     var duplicates: DuplicatePolicy = .error
 
+    @Flag(help: "Range rows: start,end,value... (inclusive; -k names the two columns, default 1,2). A lookup matches the range holding its key. See --key-type and --overlaps.")
+    var ranges = false
+
+    @Flag(help: "Network rows: network,value... such as 10.0.0.0/8 or 2001:db8::/32 (IPv4 and IPv6). A lookup matches the network holding its address.")
+    var cidr = false
+
+    @Flag(help: "Prefix rows: prefix,value... A lookup matches the longest stored key that is a prefix of its key.")
+    var prefixes = false
+
+    @Option(help: "With --ranges: how keys compare: ip (IPv4 and IPv6 addresses by value), int (integers by value) or text (by bytes).")
+    var keyType: RangeKeyType?
+
+    @Option(help: "With --ranges or --cidr: error (overlapping ranges stop the build, naming both lines) or narrowest (where ranges nest, the narrowest wins, as longest-prefix for CIDR).")
+    var overlaps: OverlapPolicy = .error
+
     @Flag(help: "Compare keys ignoring case (Unicode case folding). Recorded in the table: every lookup folds its keys too.")
     var ignoreCase = false
 
@@ -75,6 +90,20 @@ struct BuildCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
+        if [ranges, cidr, prefixes].filter({ $0 }).count > 1 {
+            throw ValidationError("--ranges, --cidr and --prefixes are different kinds of table; give one")
+        }
+        if let keyType, !ranges {
+            if cidr && keyType != .ip { throw ValidationError("--cidr keys are IP addresses: --key-type ip (or none)") }
+            if prefixes && keyType != .text { throw ValidationError("--prefixes keys are text: --key-type text (or none)") }
+            if !cidr && !prefixes { throw ValidationError("--key-type is for --ranges, --cidr and --prefixes") }
+        }
+        if overlaps == .narrowest && !ranges && !cidr { throw ValidationError("--overlaps is for --ranges and --cidr") }
+        if ranges && keyColumn.columns.count != 2 && keyColumn.columns != [1] {
+            throw ValidationError("--ranges: -k names the start and end columns, like 1,2")
+        }
+        if (cidr || prefixes) && keyColumn.columns.count != 1 { throw ValidationError("--cidr and --prefixes: -k names one column") }
+        if (ranges || cidr || prefixes) && duplicates == .all { throw ValidationError("--duplicates all is for exact keys, not ranges") }
         if let delimiter, parseDelimiter(delimiter) == nil {
             throw ValidationError("--delimiter must be a single character other than a quote or newline, or 'tab'")
         }
@@ -96,6 +125,14 @@ struct BuildCommand: ParsableCommand {
             options.record.keyColumns = keyColumn.columns
             options.duplicates = duplicates
             options.keyForm = KeyForm(parts: keyColumn.columns.count, ignoreCase: ignoreCase, trim: trim)
+            if ranges || cidr || prefixes {
+                options.match = ranges ? .range : cidr ? .cidr : .prefix
+                options.keyType = keyType ?? (cidr ? .ip : .text)
+                options.narrowest = overlaps == .narrowest
+                options.keyIndex = false
+                if ranges && keyColumn.columns == [1] { options.record.keyColumns = [1, 2] }
+                options.keyForm.parts = 1
+            }
             options.memoryBudget = memory.flatMap(parseSize) ?? BuildOptions.defaultMemoryBudget
             options.skipBadRecords = skipBadLines
             options.temporaryDirectory = tempDir

@@ -44,10 +44,10 @@ struct GetCommand: ParsableCommand {
         try reportingErrors {
             let table = try openTable(table, verify: verify)
             let choice = try ColumnChoice(list: columns, metadata: table.metadata)
-            let normalizer = KeyNormalizer(form: table.keyForm)
+            let normalizer = table.keyNormalizer()
             let composite = table.keyForm.parts > 1
             // Whether keys as given differ from keys as stored.
-            let transforms = composite || table.keyForm.normalizes
+            let transforms = table.formsKeys
             var out = OutputBuffer(fd: STDOUT_FILENO, name: "<stdout>")
             let missingBytes = missing.map { Array($0.utf8) }
             try table.read { reader in
@@ -75,10 +75,9 @@ struct GetCommand: ParsableCommand {
                 if !keys.isEmpty {
                     for key in keys {
                         let typed = Array(key.utf8)
-                        let stored = table.keyForm.keyBytes(fromTyped: key)
+                        let stored = table.storedKey(typed: Array(key.utf8))
                         try typed.withUnsafeBytes { given in
-                            try stored.withUnsafeBytes { raw in
-                                let lookedUp = normalizer.normalize(raw)
+                            try stored.withUnsafeBytes { lookedUp in
                                 let value = try reader.value(for: lookedUp)
                                 if value == nil && missing == nil { printError("not found: \(key)") }
                                 try emit(given, stored: lookedUp, value)
@@ -112,11 +111,10 @@ struct GetCommand: ParsableCommand {
                         if composite {
                             for i in start..<arena.count where arena[i] == 9 { arena[i] = KeyForm.partSeparator }
                         }
-                        if table.keyForm.normalizes {
-                            let given = Array(arena[start...])
-                            arena.removeSubrange(start...)
-                            given.withUnsafeBytes { arena.append(contentsOf: normalizer.normalize($0)) }
-                        }
+                        // As the table stores it; a key not of a range table's type matches nothing.
+                        let given = Array(arena[start...])
+                        arena.removeSubrange(start...)
+                        given.withUnsafeBytes { arena.append(contentsOf: normalizer.stored($0) ?? UnsafeRawBufferPointer(start: nil, count: 0)) }
                         storedSpans.append((start, arena.count - start))
                     }
                     if spans.isEmpty { break }

@@ -47,7 +47,8 @@ final class TaskProcessor<Job: LineJob> {
     }
     private var saved = BlockScratch()
     private let decodedKeys = DecodedKeys()
-    /// Folds and trims keys as the table's were (`nil` when its keys are taken as they are).
+    /// Folds and trims keys as the table's were, and writes a range table's addresses or
+    /// integers in their form (`nil` when keys are taken as they are).
     private let normalizer: KeyNormalizer?
     /// Whether a hit's value is a list of values (one-to-many table), counted as rows.
     private let many: Bool
@@ -57,7 +58,7 @@ final class TaskProcessor<Job: LineJob> {
     init(table: Table, options: RunOptions) throws {
         self.table = table
         self.options = options
-        normalizer = table.keyForm.normalizes ? KeyNormalizer(form: table.keyForm) : nil
+        normalizer = table.keyForm.normalizes || table.matchKind != .exact ? table.keyNormalizer() : nil
         many = table.valuesPerKey == .many
         missesAreRows = options.mode == .left && Job.self == LeftJoinJob.self
         self.job = try Job(context: JobContext(table: table, options: options))
@@ -216,7 +217,10 @@ final class TaskProcessor<Job: LineJob> {
         switch found {
         case .key(let key):
             guard let normalizer else { return .key(key) }
-            return .key(normalizer.normalize(key))
+            guard let stored = normalizer.stored(key) else {
+                return .bad("key \"\(String(decoding: key.prefix(60), as: UTF8.self))\" is not \(normalizer.rangeKeyType?.article ?? "a key")")
+            }
+            return .key(stored)
         case .missingColumn(let columns):
             let keyColumns = options.keyColumns
             return .bad("line has \(columns) column\(columns == 1 ? "" : "s"), key column\(keyColumns.count == 1 ? " is" : "s are") \(keyColumns.map(String.init).joined(separator: ","))")

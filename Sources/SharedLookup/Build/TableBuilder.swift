@@ -40,6 +40,14 @@ public struct BuildOptions: Sendable {
     /// it here; for input files it follows `record.keyColumns`), and the case folding and
     /// trimming applied to every key (recorded in the table, so every lookup applies them too).
     public var keyForm: KeyForm = KeyForm()
+    /// How lookups will match: exactly, or by range (`--ranges`: records `start,end,value`,
+    /// `-k` their two columns), network (`--cidr`) or longest prefix (`--prefixes`).
+    public var match: MatchKind = .exact
+    /// How a range table's keys compare (`.ip` for `--cidr`, `.text` for `--prefixes`).
+    public var keyType: RangeKeyType = .text
+    /// Ranges that nest are kept, the narrowest winning (`--overlaps narrowest`); else any
+    /// overlap is refused. Prefixes always nest.
+    public var narrowest = false
     /// Memory for sorting, in bytes; past it, sorted runs spill to temp files.
     public var memoryBudget: Int
     /// Count and skip malformed records instead of failing on the first.
@@ -113,6 +121,9 @@ public final class TableBuilder {
     /// The first CSV/TSV input's header names and column count.
     private var columnNames: [String]?
     private var columnCount: Int?
+    /// A range build's reusable buffers: the start's and end's forms, the stored segment.
+    private let rangeStart = ByteScratch(capacity: 64), rangeEnd = ByteScratch(capacity: 64)
+    private let rangeStored = ByteScratch()
 
     /// How many bad-record errors a report keeps.
     public static let sampleLimit = 10
@@ -228,6 +239,10 @@ public final class TableBuilder {
 
         @inline(__always)
         mutating func record(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, line: Int) throws {
+            if builder.options.match != .exact {
+                try rangeRecord(key: builder.normalizer.normalize(key), value: value, line: line)
+                return
+            }
             if builder.normalizer.form.normalizes {
                 try normalizedRecord(key: key, value: value, line: line)
                 return
@@ -246,6 +261,58 @@ public final class TableBuilder {
                 return
             }
             try builder.sorter.add(key: key, value: value, sequence: base | UInt64(line))
+        }
+
+        /// A range, network or prefix: sorted by its start's form, with its exclusive end
+        /// and value stored after it as a segment (`RangeRecord`) for `mergeRanges`.
+        private mutating func rangeRecord(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, line: Int) throws {
+            let b = builder
+            let type = b.options.keyType
+            func refuse(_ message: String) throws {
+                let name = b.sources.last.map { $0 == "-" ? "<stdin>" : $0 } ?? "?"
+                try badRecord(LookupError(.badRecord, path: name, line: line, message))
+            }
+            var end: UnsafeRawBufferPointer?
+            switch b.options.match {
+            case .exact:
+                preconditionFailure("an exact record is not a range")
+            case .range:
+                guard let cut = key.firstIndex(of: KeyForm.partSeparator) else { return try refuse("a range needs a start and an end") }
+                let startText = key.slice(0, cut), endText = key.slice(cut + 1, key.count)
+                guard RangeKeys.encode(startText, as: type, into: b.rangeStart) else {
+                    return try refuse("\"\(printablePreview(startText))\" is not \(type.article)")
+                }
+                guard RangeKeys.encode(endText, as: type, into: b.rangeEnd) else {
+                    return try refuse("\"\(printablePreview(endText))\" is not \(type.article)")
+                }
+                if compareKeys(b.rangeStart.bytes, b.rangeEnd.bytes) > 0 {
+                    return try refuse("the range starts after it ends (\(printablePreview(startText)) > \(printablePreview(endText)))")
+                }
+                let exclusive = RangeKeys.exclusiveEnd(after: Array(b.rangeEnd.bytes), type: type)
+                b.rangeEnd.removeAll()
+                if let exclusive { exclusive.withUnsafeBytes { b.rangeEnd.append($0) } }
+                end = exclusive == nil ? nil : b.rangeEnd.bytes
+            case .cidr:
+                switch RangeKeys.parseCIDR(key) {
+                case .failure(let why): return try refuse(why.message)
+                case .success(let network):
+                    b.rangeStart.removeAll()
+                    network.start.withUnsafeBytes { b.rangeStart.append($0) }
+                    b.rangeEnd.removeAll()
+                    if let last = network.end { last.withUnsafeBytes { b.rangeEnd.append($0) } }
+                    end = network.end == nil ? nil : b.rangeEnd.bytes
+                }
+            case .prefix:
+                b.rangeStart.removeAll()
+                b.rangeStart.append(key)
+                let after = RangeKeys.prefixEnd(Array(key))
+                b.rangeEnd.removeAll()
+                if let after { after.withUnsafeBytes { b.rangeEnd.append($0) } }
+                end = after == nil ? nil : b.rangeEnd.bytes
+            }
+            if let problem = b.options.record.keyProblem(b.rangeStart.bytes) { return try refuse(problem) }
+            RangeRecord.encode(end: end, value: value, into: b.rangeStored)
+            try b.sorter.add(key: b.rangeStart.bytes, value: b.rangeStored.bytes, sequence: base | UInt64(line))
         }
 
         mutating func layout(names: [String]?, columns: Int) {
@@ -369,11 +436,19 @@ public final class TableBuilder {
                 metadata.columnCount = columnCount
             }
             if options.duplicates == .all { metadata.values = merged.values }
+            if options.match != .exact {
+                metadata.match = options.match
+                metadata.keyType = options.keyType
+                metadata.overlaps = options.narrowest || options.match == .prefix ? "narrowest" : "error"
+                metadata.ranges = merged.values
+                metadata.keyParts = nil
+            }
             let encoded = try metadata.encoded()
             sorter.releaseMemory()
             // The index is built in LMDB's own buffer for the value, in memory until the commit.
             let indexSize = KeyIndex.storedSize(forKeys: written)
-            let withIndex = indexDB != nil && written > 0 && indexSize <= options.memoryBudget
+            // A range table is read by seeks: no hash index.
+            let withIndex = indexDB != nil && written > 0 && indexSize <= options.memoryBudget && options.match == .exact
             try growMapIfNeeded(env, headroom: encoded.count * 2 + (withIndex ? indexSize * 2 : 0) + (1 << 20))
             try env.write { txn in
                 try txn.put(meta, TableLayout.metadataKey, encoded)
@@ -403,6 +478,10 @@ public final class TableBuilder {
     /// duplicate policy, hashes what is kept and hands it to `pipe` in chunks. Ends the pipe
     /// (with the error, if one stopped it).
     fileprivate func merge(into pipe: RecordPipe, outcome: MergeOutcome) {
+        if options.match != .exact {
+            mergeRanges(into: pipe, outcome: outcome)
+            return
+        }
         if options.duplicates == .all {
             mergeAll(into: pipe, outcome: outcome)
             return
@@ -501,6 +580,69 @@ public final class TableBuilder {
         } catch {
             pipe.finish(error: error)
         }
+    }
+
+    /// `merge` for a range table: the ranges, in order of their starts, become disjoint
+    /// segments (`RangeFlattener`); overlaps are refused naming both lines.
+    private func mergeRanges(into pipe: RecordPipe, outcome: MergeOutcome) {
+        var chunk = PackedRecords()
+        var hash = ContentHash()
+        var written = 0, ranges = 0
+        let stored = ByteScratch()
+        var flattener = RangeFlattener(nesting: options.narrowest || options.match == .prefix)
+        var stopped = false
+        func emit(_ start: UnsafeRawBufferPointer, _ end: UnsafeRawBufferPointer?, _ value: UnsafeRawBufferPointer) throws {
+            if stopped { return }
+            RangeRecord.encode(end: end, value: value, into: stored)
+            chunk.append(key: start, value: stored.bytes)
+            hash.add(key: start, value: stored.bytes)
+            written += 1
+            if chunk.count >= RecordPipe.chunkSize {
+                guard let empty = pipe.send(chunk) else { stopped = true; return }
+                chunk = empty
+            }
+        }
+        do {
+            do {
+                while let r = try sorter.next() {
+                    ranges += 1
+                    guard let segment = RangeRecord.decode(r.value) else { continue }
+                    try flattener.add(RangeFlattener.Range(start: Array(r.key), end: segment.end.map { Array($0) },
+                                                           value: Array(segment.value), sequence: r.sequence), emit: emit)
+                    if stopped { return }
+                }
+                try flattener.finish(emit: emit)
+            } catch let conflict as RangeFlattener.Conflict {
+                throw overlapError(conflict)
+            }
+            if stopped { return }
+            if chunk.count > 0 { guard pipe.send(chunk) != nil else { return } }
+            outcome.written = written
+            outcome.values = ranges
+            outcome.hash = hash
+            pipe.finish()
+        } catch {
+            pipe.finish(error: error)
+        }
+    }
+
+    /// The error for two ranges that cannot both be in the table, naming both lines.
+    private func overlapError(_ conflict: RangeFlattener.Conflict) -> LookupError {
+        let type = options.keyType
+        func describe(_ r: RangeFlattener.Range) -> String {
+            RangeKeys.describeRange(start: r.start, end: r.end, type: type)
+        }
+        let here = origin(conflict.second.sequence), first = origin(conflict.first.sequence)
+        let what = options.match == .cidr ? "networks" : options.match == .prefix ? "prefixes" : "ranges"
+        let message: String
+        if conflict.same {
+            message = "the same \(what.dropLast()) as \(first.name):\(first.line), \(describe(conflict.second))"
+        } else if conflict.crossing {
+            message = "\(what) overlap without one holding the other: \(describe(conflict.second)) and \(describe(conflict.first)) at \(first.name):\(first.line)"
+        } else {
+            message = "\(what) overlap: \(describe(conflict.second)) lies in \(describe(conflict.first)) at \(first.name):\(first.line); use --overlaps narrowest to let the narrowest win"
+        }
+        return LookupError(.badRecord, path: here.name, line: here.line, message)
     }
 
     /// Whether the destination's filesystem has (almost) no space left.

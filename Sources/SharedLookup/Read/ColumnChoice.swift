@@ -90,6 +90,9 @@ public struct ColumnChoice: Sendable {
                 position = at + 1
             }
             if let part = keyColumns.firstIndex(of: position) {
+                if let match = metadata?.matchKind, match != .exact {
+                    throw LookupError(.usage, "--columns: column \(item) is the \(match == .range ? "range's bounds" : match == .cidr ? "network" : "prefix") of a \(match.rawValue) table; its values hold the other columns")
+                }
                 sources.append(.keyPart(part))
             } else {
                 sources.append(.field(position - 1 - keyColumns.filter { $0 < position }.count))

@@ -73,6 +73,10 @@ public struct KeyBatch {
         found.removeAll(keepingCapacity: true)
         found.append(contentsOf: repeatElement(Found(start: nil, count: 0), count: items.count))
         if items.isEmpty { return }
+        if reader.table.matchKind != .exact {
+            try lookUpRanges(in: reader)
+            return
+        }
         if let index = reader.table.keyIndex {
             if let pages = reader.table.pages {
                 try lookUp(in: reader, index: index, pages: pages, indexResident: reader.table.prepareForManyLookups())
@@ -89,6 +93,39 @@ public struct KeyBatch {
                 try found.withUnsafeMutableBufferPointer { found in
                     for item in items {
                         if let value = try cursor.find(item.bytes)?.value {
+                            found[Int(item.index)] = Found(start: value.baseAddress, count: value.count)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A range table: the keys in order, walked with one cursor; a key inside the segment the
+    /// previous one found needs no seek.
+    private mutating func lookUpRanges(in reader: borrowing TableReader) throws {
+        let skip = sharedPrefix == Int.max ? 0 : sharedPrefix
+        try items.withUnsafeMutableBufferPointer { items in
+            for i in items.indices { items[i].prefix = keyPrefix(items[i].bytes, from: skip) }
+            sortByKey(items) { $0.bytes }
+            try reader.withCursor { cursor in
+                try found.withUnsafeMutableBufferPointer { found in
+                    // The segment found last: its start, end (`nil`: none) and value.
+                    var start: UnsafeRawBufferPointer?
+                    var end: UnsafeRawBufferPointer?
+                    var value = UnsafeRawBufferPointer(start: nil, count: 0)
+                    for item in items {
+                        let key = item.bytes
+                        if let s = start, compareKeys(key, s) >= 0, end.map({ compareKeys(key, $0) < 0 }) ?? true {
+                            found[Int(item.index)] = Found(start: value.baseAddress, count: value.count)
+                            continue
+                        }
+                        guard let entry = try TableReader.floorEntry(key, cursor: cursor),
+                              let segment = RangeRecord.decode(entry.value) else { continue }
+                        start = entry.key
+                        end = segment.end
+                        value = segment.value
+                        if end.map({ compareKeys(key, $0) < 0 }) ?? true {
                             found[Int(item.index)] = Found(start: value.baseAddress, count: value.count)
                         }
                     }

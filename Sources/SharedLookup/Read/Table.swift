@@ -240,12 +240,26 @@ public final class Table: @unchecked Sendable {
     /// themselves; `TableReader.value(for:)` and `KeyBatch` take keys in this form.
     public func storedKey<K: LMDBBytes>(_ key: K) -> [UInt8] {
         key.withLMDBBytes { bytes in
-            guard keyForm.normalizes else { return Array(bytes) }
-            // The normalized bytes may live in the normalizer's buffers: keep it alive until
-            // they are copied.
-            let normalizer = KeyNormalizer(form: keyForm)
-            return withExtendedLifetime(normalizer) { Array(normalizer.normalize(bytes)) }
+            guard keyForm.normalizes || (matchKind != .exact && metadata?.keyType != .text) else { return Array(bytes) }
+            // The stored bytes may live in the former's buffers: keep it alive until they are
+            // copied. A key not of a range table's type (not an address...) matches nothing.
+            let former = keyNormalizer()
+            return withExtendedLifetime(former) { former.stored(bytes).map { Array($0) } ?? [] }
         }
+    }
+
+    /// Whether keys as given differ from keys as stored: composite, folded or trimmed keys, or
+    /// a range table of addresses or integers.
+    public var formsKeys: Bool {
+        keyForm.parts > 1 || keyForm.normalizes || (matchKind != .exact && metadata?.keyType != .text)
+    }
+
+    /// How lookups match (exactly, or by range, network or prefix).
+    public var matchKind: MatchKind { metadata?.matchKind ?? .exact }
+
+    /// A key former for this table (one per thread): see `KeyNormalizer.stored`.
+    public func keyNormalizer() -> KeyNormalizer {
+        KeyNormalizer(form: keyForm, rangeKeyType: matchKind == .exact ? nil : metadata?.keyType)
     }
 
     /// `key` as typed by a person (`get KEY`, `serve`): a composite key's parts joined by

@@ -21,6 +21,7 @@ public struct TableReader: ~Copyable {
     public func value(for key: UnsafeRawBufferPointer) throws(LookupError) -> UnsafeRawBufferPointer? {
         // LMDB rejects empty and over-long keys with EINVAL; they cannot be in the table.
         if key.isEmpty || key.count > lmdbMaxKeySize { return nil }
+        if table.matchKind != .exact { return try rangeValue(for: key) }
         if let index = table.keyIndex { return try value(for: key, hash: KeyIndex.hash(key), index: index) }
         return try treeValue(for: key)
     }
@@ -34,6 +35,33 @@ public struct TableReader: ~Copyable {
         case .missing: return nil
         case .unknown: return try treeValue(for: key)
         }
+    }
+
+    /// The value of the segment of a range table holding `key` (the greatest start <= `key`,
+    /// if `key` is before its end), or `nil`.
+    func rangeValue(for key: UnsafeRawBufferPointer) throws(LookupError) -> UnsafeRawBufferPointer? {
+        do {
+            let cursor = try view.cursor()
+            return try Self.segmentValue(holding: key, cursor: cursor)
+        } catch {
+            throw LookupError(error, path: table.path)
+        }
+    }
+
+    /// The value of the segment holding `key`, found with `cursor`, or `nil`.
+    @inline(__always)
+    static func segmentValue(holding key: UnsafeRawBufferPointer, cursor: borrowing Cursor) throws(LMDBError) -> UnsafeRawBufferPointer? {
+        guard let segment = try floorEntry(key, cursor: cursor) else { return nil }
+        return RangeRecord.value(of: segment.value, holding: key)
+    }
+
+    /// The record with the greatest key <= `key`, or `nil`.
+    @inline(__always)
+    static func floorEntry(_ key: UnsafeRawBufferPointer, cursor: borrowing Cursor) throws(LMDBError) -> Entry? {
+        if let found = try cursor.seek(key) {
+            return compareKeys(found.key, key) == 0 ? found : try cursor.previous()
+        }
+        return try cursor.last()
     }
 
     /// The value for `key` from the B+tree (`mdb_get`), or `nil`.
@@ -52,7 +80,7 @@ public struct TableReader: ~Copyable {
     /// trimmed first when the table's keys are. For a one-to-many table, a `ValueList`.
     @inline(__always)
     public func withValue<K: LMDBBytes, R>(for key: K, _ body: (UnsafeRawBufferPointer?) throws -> R) throws -> R {
-        if table.keyForm.normalizes {
+        if table.keyForm.normalizes || table.matchKind != .exact {
             return try table.storedKey(key).withUnsafeBytes { k in try body(try value(for: k)) }
         }
         return try key.withLMDBBytes { k in try body(try value(for: k)) }
@@ -69,10 +97,11 @@ public struct TableReader: ~Copyable {
         var arena: [UInt8] = []
         var spans: [Range<Int>] = []
         spans.reserveCapacity(keys.count)
-        let normalizer = table.keyForm.normalizes ? KeyNormalizer(form: table.keyForm) : nil
+        let former = table.keyForm.normalizes || table.matchKind != .exact ? table.keyNormalizer() : nil
         for key in keys {
             key.withLMDBBytes { raw in
-                let bytes = normalizer?.normalize(raw) ?? raw
+                // A key not of a range table's type is empty: it matches nothing.
+                let bytes = former.map { $0.stored(raw) ?? UnsafeRawBufferPointer(start: nil, count: 0) } ?? raw
                 spans.append(arena.count ..< arena.count + bytes.count)
                 arena.append(contentsOf: bytes)
             }
