@@ -12,7 +12,8 @@ struct DumpCommand: ParsableCommand {
         variant): `mdb_load -n -f FILE NEW.lmdb` and `lookup build --format mdb-dump` both read \
         it back (a one-to-many table's lists as stored). csv and tsv write KEY,VALUE lines, one \
         per value of a one-to-many table, the parts of a composite key as columns of their own \
-        (first); a table built from CSV gets its rows back.
+        (first); a table built from CSV gets its rows back. A range table writes its disjoint \
+        segments as first,last,value (inclusive bounds).
         """)
 
     @Argument(help: "The table file.")
@@ -38,8 +39,19 @@ struct DumpCommand: ParsableCommand {
                 let writer = DelimitedWriter(delimiter: csv ? UInt8(ascii: ",") : 9, quoting: csv, rawValue: raw,
                                              splitsKeyParts: opened.keyForm.parts > 1)
                 let kind = opened.valuesPerKey
+                let rangeType = opened.matchKind == .exact ? nil : opened.metadata?.keyType ?? .text
+                let segments = DelimitedWriter(delimiter: writer.delimiter, quoting: csv, rawValue: raw, splitsKeyParts: true)
                 written = try opened.scan { key, stored in
                     hash.add(key: key, value: stored)
+                    if let rangeType {
+                        // A range table's segment: first,last,value (inclusive bounds, as text).
+                        guard let segment = RangeRecord.decode(stored) else {
+                            throw LookupError.damaged(table, "a segment of the range table is malformed")
+                        }
+                        let (first, last) = RangeKeys.bounds(start: Array(key), end: segment.end.map { Array($0) }, type: rangeType)
+                        try KeyForm.compositeKey([first, last]).withUnsafeBytes { try segments.write(key: $0, value: segment.value, to: &out) }
+                        return true
+                    }
                     try forEachValue(stored, kind) { value in try writer.write(key: key, value: value, to: &out) }
                     return true
                 }

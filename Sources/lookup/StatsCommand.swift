@@ -49,6 +49,12 @@ struct StatsCommand: ParsableCommand {
                 else if let k = m.keyColumn { rows.append(("key column", "\(k)")) }
                 if let f = m.keyField { rows.append(("key field", f)) }
                 rows.append(("keys", m.keyForm.summary))
+                if let match = m.match, match != .exact {
+                    let kind = match == .range ? "ranges" : match == .cidr ? "networks" : "prefixes"
+                    var text = "\(match.rawValue): \(m.ranges ?? 0) \(kind) of \((m.keyType ?? .text).rawValue) keys in \(m.records) disjoint segments"
+                    text += m.overlaps == "narrowest" ? "; where they nest, the narrowest wins" : "; no overlaps"
+                    rows.append(("match", text))
+                }
                 if let names = m.columns { rows.append(("columns", names.joined(separator: ", "))) }
                 else if let n = m.columnCount { rows.append(("columns", "\(n) (no header stored)")) }
                 rows.append(("duplicates", "\(m.duplicates) (\(m.duplicatesDropped) dropped)"))

@@ -217,12 +217,19 @@ public enum RangeKeys {
 
     /// A range for people, inclusive: `10.0.0.0-10.255.255.255`.
     static func describeRange(start: [UInt8], end: [UInt8]?, type: RangeKeyType) -> String {
+        let (first, last) = bounds(start: start, end: end, type: type)
+        return first + "-" + last
+    }
+
+    /// A range's first and last key for people (inclusive). A text range ending before a key
+    /// that is not "last key + NUL" (a prefix's) says "before KEY".
+    public static func bounds(start: [UInt8], end: [UInt8]?, type: RangeKeyType) -> (first: String, last: String) {
         let first = start.withUnsafeBytes { describe($0, type: type) }
         guard var last = end else {
-            return first + "-" + (type == .ip ? "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff" : type == .int ? String(Int64.max) : "(the end)")
+            return (first, type == .ip ? "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff" : type == .int ? String(Int64.max) : "(the end)")
         }
         if type == .text {
-            if last.last == 0 { last.removeLast() } else { return first + "-(before " + String(decoding: last, as: UTF8.self) + ")" }
+            if last.last == 0 { last.removeLast() } else { return (first, "(before " + String(decoding: last, as: UTF8.self) + ")") }
         } else {
             // The exclusive end minus one (it is above the start, so no borrow runs out).
             var i = last.count - 1
@@ -230,7 +237,7 @@ public enum RangeKeys {
                 if last[i] == 0 { last[i] = 0xFF; i -= 1 } else { last[i] -= 1; break }
             }
         }
-        return first + "-" + last.withUnsafeBytes { describe($0, type: type) }
+        return (first, last.withUnsafeBytes { describe($0, type: type) })
     }
 
     /// An address in its usual text: dotted for IPv4-mapped, else IPv6.

@@ -29,6 +29,10 @@ extension Table {
         // A one-to-many table: every value is a list; the lists' values add up to the metadata's.
         let many = valuesPerKey == .many
         var badLists = 0, values = 0
+        // A range table: its segments are disjoint and in order.
+        let ranges = matchKind != .exact
+        var badSegments = 0
+        var previousEnd: [UInt8]?
         // The walk goes leaf to leaf without the branch pages; a lookup descends through them.
         // The first and last key of every leaf found by a descent, at the place the walk saw
         // them, proves every branch key routes every record right.
@@ -50,6 +54,17 @@ extension Table {
                     previous.removeAll(keepingCapacity: true)
                     previous.append(contentsOf: entry.key)
                     hash.add(key: entry.key, value: entry.value)
+                    if ranges {
+                        // Segments: each well formed, ending after it starts and before the next starts.
+                        if let segment = RangeRecord.decode(entry.value) {
+                            if let end = previousEnd, end.withUnsafeBytes({ compareKeys(entry.key, $0) }) < 0 { badSegments += 1 }
+                            if let end = segment.end, compareKeys(end, entry.key) <= 0 { badSegments += 1 }
+                            previousEnd = segment.end.map { Array($0) }
+                            if segment.end == nil { previousEnd = [UInt8](repeating: 0xFF, count: 512) }
+                        } else {
+                            badSegments += 1
+                        }
+                    }
                     if many {
                         if !ValueList.isWellFormed(entry.value) { badLists += 1 } else { values += ValueList(entry.value).count }
                     }
@@ -74,6 +89,7 @@ extension Table {
         if outOfOrder > 0 { problems.append("\(outOfOrder) keys out of order") }
         if misrouted > 0 { problems.append("the B+tree's branch pages do not lead to \(misrouted) records at the ends of leaf pages") }
         if indexMisses > 0 { problems.append("the key index does not find \(indexMisses) records of the table") }
+        if badSegments > 0 { problems.append("\(badSegments) segments of the range table are malformed, empty or overlap the next") }
         if badLists > 0 { problems.append("\(badLists) values are not well-formed lists of values (a one-to-many table)") }
         if many, badLists == 0, let recorded = metadata?.values, recorded != values {
             problems.append("metadata says \(recorded) values, the lists hold \(values)")
