@@ -5,6 +5,8 @@ per table size the key figures and the issue's targets with the measured ratio a
 each is met; a table of how the costs grow with the table size; and DIR/summary.svg (see
 chart.py). With --joins FILE (run-joins.sh's joins.jsonl, written by summarize_joins.py), also
 the join kinds' targets: the one-to-many and the composite-key join against DuckDB and Polars.
+With --ranges FILE (run-ranges.sh's ranges.jsonl, written by summarize_ranges.py), also the
+range lookups' targets: the IPv4 range and CIDR joins against the W1 join, DuckDB and maxminddb.
 Called by run-all.sh."""
 import argparse
 import datetime
@@ -13,6 +15,7 @@ import os
 
 from chart import chart
 from summarize_joins import joins_targets
+from summarize_ranges import ranges_targets
 
 JOIN_LABELS = ("lookup join", "join_c_lmdb", "join_py_lmdb", "join_py_dict", "mawk",
                "lookup count", "lookup join fork")
@@ -100,6 +103,7 @@ def main():
     ap.add_argument("--reference-keys", type=int, default=5_000_000)
     ap.add_argument("--big-keys", type=int, default=50_000_000)
     ap.add_argument("--joins", default="", help="run-joins.sh's joins.jsonl, when that step ran")
+    ap.add_argument("--ranges", default="", help="run-ranges.sh's ranges.jsonl, when that step ran")
     a = ap.parse_args()
 
     sizes = [int(s) for s in a.sizes.split()]
@@ -203,6 +207,28 @@ def main():
                  for t in joins["targets"]]) + [""]
         else:
             md += ["No targets: `lookup` was not measured.", ""]
+    ranges = None
+    if a.ranges:
+        with open(a.ranges) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        rp = next(r for r in records if r.get("record") == "parameters")
+        ranges = {"parameters": rp, "targets": ranges_targets(records),
+                  "summaries": [r for r in records if r.get("record") == "summary"]}
+        md += ["## Range lookups: IPv4 ranges and CIDR blocks (`run-ranges.sh`)", "",
+               "Tables of %s rows (%s), %d files x %s lines a job, `lookup run -j %d` vs DuckDB (%d threads, "
+               "`BETWEEN` join) and maxminddb (a pool of %d processes), and vs lookup's W1 exact-match join "
+               "(%s-row table, the same input size); medians of %d runs. Details: [ranges.md](ranges.md)." % (
+                   format(rp["table_rows"], ","), " and ".join(rp["jobs"]), rp["files"],
+                   format(rp["lines_per_file"], ","), rp["workers"], rp["workers"], rp["workers"],
+                   format(rp["w1_keys"], ","), rp["runs"]), ""]
+        md[0] = md[0].replace(" and Polars", ", Polars and maxminddb").replace(" and mawk", ", mawk and maxminddb")
+        if ranges["targets"]:
+            md += ["Targets:", ""] + md_table(
+                ["target", "measured", "limit", "met"],
+                [[t["target"], t["measured"], t["limit"], "met" if t["met"] else "**NOT met**"]
+                 for t in ranges["targets"]]) + [""]
+        else:
+            md += ["No targets: `lookup` was not measured.", ""]
     md += ["## Growth with table size", ""] + md_table(
         ["keys", "t.lmdb MiB", "lookup build s", "C build s", "API one ns/key", "API batch ns/key",
          "C mdb_get ns/key", "lookup join -j 2 M lines/s", "C join -j 2 M lines/s", "lookup -j 2 PSS MiB",
@@ -219,6 +245,8 @@ def main():
                                       for s in per_size]}
     if joins:
         result["joins"] = joins
+    if ranges:
+        result["ranges"] = ranges
     with open(os.path.join(a.results, "summary.md"), "w") as f:
         f.write("\n".join(md))
     with open(os.path.join(a.results, "summary.json"), "w") as f:
