@@ -136,3 +136,55 @@ public struct LeafNode {
     @inline(__always)
     public var key: UnsafeRawPointer { base + Self.headerSize }
 }
+
+/// A leaf page (`MDB_page` with `P_LEAF`), read in place: a 16-byte header (page number, pad,
+/// flags, `mp_lower`, `mp_upper`), then one 16-bit offset per node, from the page's start.
+public struct LeafPage {
+    /// Bytes of the page header.
+    public static let headerSize = 16
+    /// `P_LEAF`, and `P_LEAF2` (fixed-size keys without nodes, which is not read here).
+    public static let leafFlag: UInt16 = 0x02, leaf2Flag: UInt16 = 0x20
+    /// Where the page starts.
+    public let base: UnsafeRawPointer
+    /// The page size.
+    public let size: Int
+
+    /// The page of `size` bytes holding `address` (a key or value LMDB returned): its address
+    /// rounded down to the page size. `nil` unless that page is a plain leaf page whose node
+    /// offsets all lie inside it.
+    @inline(__always)
+    public init?(holding address: UnsafeRawPointer, pageSize: Int) {
+        let page = UnsafeRawPointer(bitPattern: UInt(bitPattern: Int(bitPattern: address)) & ~UInt(pageSize - 1))!
+        base = page
+        size = pageSize
+        let flags = page.loadUnaligned(fromByteOffset: 10, as: UInt16.self)
+        let lower = Int(page.loadUnaligned(fromByteOffset: 12, as: UInt16.self))
+        guard flags & Self.leafFlag != 0, flags & Self.leaf2Flag == 0,
+              lower >= Self.headerSize, lower <= pageSize else { return nil }
+    }
+
+    /// `NUMKEYS`: the nodes on the page.
+    @inline(__always)
+    public var count: Int { (Int(base.loadUnaligned(fromByteOffset: 12, as: UInt16.self)) - Self.headerSize) >> 1 }
+
+    /// Node `i`, or `nil` when it, its key or its value would reach past the page, or its value
+    /// lives in overflow pages.
+    @inline(__always)
+    public func node(_ i: Int) -> LeafNode? {
+        let offset = Int(base.loadUnaligned(fromByteOffset: Self.headerSize + 2 * i, as: UInt16.self))
+        guard offset >= Self.headerSize, offset + LeafNode.headerSize <= size else { return nil }
+        let node = LeafNode(base + offset)
+        guard node.flags & LeafNode.bigData == 0,
+              offset + LeafNode.headerSize + node.keySize + node.valueSize <= size else { return nil }
+        return node
+    }
+}
+
+extension LeafNode {
+    /// The key's bytes.
+    @inline(__always)
+    public var keyBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: key, count: keySize) }
+    /// The value's bytes (for a node whose value is on the page).
+    @inline(__always)
+    public var valueBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: key + keySize, count: valueSize) }
+}

@@ -114,6 +114,45 @@ public enum RangeKeys {
     /// Parses an address into `address`: dotted IPv4 becomes ::ffff:a.b.c.d.
     @inline(__always)
     static func parseIP(_ text: UnsafeRawBufferPointer, into address: inout in6_addr) -> Bool {
+        if let v4 = parseIPv4(text) {
+            withUnsafeMutableBytes(of: &address) { bytes in
+                bytes.storeBytes(of: 0, toByteOffset: 0, as: UInt64.self)
+                bytes.storeBytes(of: UInt32(0x0000_FFFF).bigEndian, toByteOffset: 8, as: UInt32.self)
+                bytes.storeBytes(of: v4.bigEndian, toByteOffset: 12, as: UInt32.self)
+            }
+            return true
+        }
+        return parseIPSlow(text, into: &address)
+    }
+
+    /// A dotted-quad IPv4 address (four decimal numbers 0...255 without leading zeros, as
+    /// inet_pton reads them), or `nil`.
+    @inline(__always)
+    static func parseIPv4(_ text: UnsafeRawBufferPointer) -> UInt32? {
+        guard text.count >= 7 && text.count <= 15 else { return nil }
+        var result: UInt32 = 0
+        var part: UInt32 = 0, digits = 0, parts = 0
+        for byte in text {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, parts < 3 else { return nil }
+                result = result << 8 | part
+                parts += 1
+                part = 0
+                digits = 0
+                continue
+            }
+            let d = byte &- UInt8(ascii: "0")
+            guard d < 10, !(digits > 0 && part == 0) else { return nil }
+            part = part * 10 + UInt32(d)
+            digits += 1
+            guard part <= 255 else { return nil }
+        }
+        guard digits > 0, parts == 3 else { return nil }
+        return result << 8 | part
+    }
+
+    /// Any other address form (IPv6, IPv4-mapped IPv6), through inet_pton.
+    private static func parseIPSlow(_ text: UnsafeRawBufferPointer, into address: inout in6_addr) -> Bool {
         guard text.count >= 2 && text.count < 46 else { return false }
         // inet_pton wants a C string: copy to the stack with a NUL.
         return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 48) { buffer in

@@ -108,20 +108,39 @@ public struct KeyBatch {
         try items.withUnsafeMutableBufferPointer { items in
             for i in items.indices { items[i].prefix = keyPrefix(items[i].bytes, from: skip) }
             sortByKey(items) { $0.bytes }
+            let pageSize = reader.table.fileHeader.pageSize
+            let bounds = reader.table.environment.readBounds
             try reader.withCursor { cursor in
                 try found.withUnsafeMutableBufferPointer { found in
-                    // The segment found last: its start, end (`nil`: none) and value.
+                    // The segment found last: its start, end (`nil`: none) and value; and the
+                    // leaf page it is on, whose other segments later keys may fall in.
                     var start: UnsafeRawBufferPointer?
                     var end: UnsafeRawBufferPointer?
                     var value = UnsafeRawBufferPointer(start: nil, count: 0)
+                    var page: LeafPage?
+                    var pageLast = UnsafeRawBufferPointer(start: nil, count: 0)
                     for item in items {
                         let key = item.bytes
                         if let s = start, compareKeys(key, s) >= 0, end.map({ compareKeys(key, $0) < 0 }) ?? true {
                             found[Int(item.index)] = Found(start: value.baseAddress, count: value.count)
                             continue
                         }
-                        guard let entry = try TableReader.floorEntry(key, cursor: cursor),
-                              let segment = RangeRecord.decode(entry.value) else { continue }
+                        // Keys come in order: one not past the page's last start has its
+                        // segment on the page (a search there, no descent from the root).
+                        var entry: Entry?
+                        if let page, compareKeys(key, pageLast) <= 0 { entry = Self.floor(key, in: page) }
+                        if entry == nil {
+                            guard let e = try TableReader.floorEntry(key, cursor: cursor) else { continue }
+                            entry = e
+                            page = nil
+                            if let address = e.key.baseAddress, bounds?.contains(e.value) ?? false,
+                               let p = LeafPage(holding: address, pageSize: pageSize), let last = p.node(p.count - 1),
+                               bounds?.contains(UnsafeRawBufferPointer(start: p.base, count: pageSize)) ?? false {
+                                page = p
+                                pageLast = last.keyBytes
+                            }
+                        }
+                        guard let entry, let segment = RangeRecord.decode(entry.value) else { continue }
                         start = entry.key
                         end = segment.end
                         value = segment.value
@@ -132,6 +151,22 @@ public struct KeyBatch {
                 }
             }
         }
+    }
+
+    /// The node of `page` with the greatest key <= `key` (which is at least the page's first
+    /// key and at most its last), by binary search; `nil` when a node is not as expected.
+    @inline(__always)
+    private static func floor(_ key: UnsafeRawBufferPointer, in page: LeafPage) -> Entry? {
+        var low = 0, high = page.count - 1
+        guard high >= 0 else { return nil }
+        // Invariant: node `low` <= key; nodes after `high` > key.
+        while low < high {
+            let mid = (low + high + 1) >> 1
+            guard let node = page.node(mid) else { return nil }
+            if compareKeys(node.keyBytes, key) <= 0 { low = mid } else { high = mid - 1 }
+        }
+        guard let node = page.node(low), compareKeys(node.keyBytes, key) <= 0 else { return nil }
+        return (node.keyBytes, node.valueBytes)
     }
 
     /// Looks the keys up in the order they came through `index`, with prefetches ahead.
