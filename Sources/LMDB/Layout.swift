@@ -118,22 +118,22 @@ public struct LeafNode {
     public let base: UnsafeRawPointer
 
     /// The node at `base`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public init(_ base: UnsafeRawPointer) { self.base = base }
 
     /// `mn_flags`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public var flags: UInt16 { base.loadUnaligned(fromByteOffset: 4, as: UInt16.self) }
     /// `mn_ksize`: the key's length.
-    @inline(__always)
+    @inlinable @inline(__always)
     public var keySize: Int { Int(base.loadUnaligned(fromByteOffset: 6, as: UInt16.self)) }
     /// The value's length (`mn_lo | mn_hi << 16`).
-    @inline(__always)
+    @inlinable @inline(__always)
     public var valueSize: Int {
         Int(base.loadUnaligned(as: UInt16.self)) | Int(base.loadUnaligned(fromByteOffset: 2, as: UInt16.self)) << 16
     }
     /// The key's first byte.
-    @inline(__always)
+    @inlinable @inline(__always)
     public var key: UnsafeRawPointer { base + Self.headerSize }
 }
 
@@ -152,7 +152,7 @@ public struct LeafPage {
     /// The page of `size` bytes holding `address` (a key or value LMDB returned): its address
     /// rounded down to the page size. `nil` unless that page is a plain leaf page whose node
     /// offsets all lie inside it.
-    @inline(__always)
+    @inlinable @inline(__always)
     public init?(holding address: UnsafeRawPointer, pageSize: Int) {
         let page = UnsafeRawPointer(bitPattern: UInt(bitPattern: Int(bitPattern: address)) & ~UInt(pageSize - 1))!
         base = page
@@ -164,12 +164,12 @@ public struct LeafPage {
     }
 
     /// `NUMKEYS`: the nodes on the page.
-    @inline(__always)
+    @inlinable @inline(__always)
     public var count: Int { (Int(base.loadUnaligned(fromByteOffset: 12, as: UInt16.self)) - Self.headerSize) >> 1 }
 
     /// Node `i`, or `nil` when it, its key or its value would reach past the page, or its value
     /// lives in overflow pages.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func node(_ i: Int) -> LeafNode? {
         let offset = Int(base.loadUnaligned(fromByteOffset: Self.headerSize + 2 * i, as: UInt16.self))
         guard offset >= Self.headerSize, offset + LeafNode.headerSize <= size else { return nil }
@@ -182,9 +182,9 @@ public struct LeafPage {
 
 extension LeafNode {
     /// The key's bytes.
-    @inline(__always)
+    @inlinable @inline(__always)
     public var keyBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: key, count: keySize) }
     /// The value's bytes (for a node whose value is on the page).
-    @inline(__always)
+    @inlinable @inline(__always)
     public var valueBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: key + keySize, count: valueSize) }
 }

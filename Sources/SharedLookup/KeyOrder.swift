@@ -22,8 +22,16 @@ func keyPrefix(_ key: UnsafeRawBufferPointer, from offset: Int = 0) -> UInt64 {
 @inline(__always)
 func compareKeys(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int32 {
     let n = min(a.count, b.count)
-    if n > 0 {
-        let c = memcmp(a.baseAddress!, b.baseAddress!, n)
+    // Eight bytes at a time as big-endian words (short keys: no call to memcmp).
+    var i = 0
+    while i + 8 <= n {
+        let x = a.loadUnaligned(fromByteOffset: i, as: UInt64.self).bigEndian
+        let y = b.loadUnaligned(fromByteOffset: i, as: UInt64.self).bigEndian
+        if x != y { return x < y ? -1 : 1 }
+        i += 8
+    }
+    if i < n {
+        let c = memcmp(a.baseAddress! + i, b.baseAddress! + i, n - i)
         if c != 0 { return c }
     }
     return a.count < b.count ? -1 : (a.count > b.count ? 1 : 0)

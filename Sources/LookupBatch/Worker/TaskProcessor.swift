@@ -27,8 +27,11 @@ final class TaskProcessor<Job: LineJob> {
     /// are an eighth of the memory, so they take about a third of it (the key index at most
     /// half).
     static func blockSize(for table: Table, workers: Int) -> Int {
-        guard table.regime.kind == .largerThanMemory else { return blockSize }
-        return max(blockSize, min(64 << 20, table.regime.memory.bytes / (8 * max(workers, 1))))
+        // A range table's batch walks its keys in order: more keys per block put more of them
+        // on each leaf page (found by a search on the page, without a descent from the root).
+        let base = table.matchKind == .exact ? blockSize : 4 * blockSize
+        guard table.regime.kind == .largerThanMemory else { return base }
+        return max(base, min(64 << 20, table.regime.memory.bytes / (8 * max(workers, 1))))
     }
 
     /// How many kept keys ahead the second pass prefetches values.
