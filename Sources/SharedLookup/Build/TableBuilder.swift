@@ -213,13 +213,24 @@ public final class TableBuilder {
         try format.parse(input, options: options.record, into: &handler)
     }
 
-    /// Adds one record from code (its "line" is its ordinal among added records).
+    /// Adds one record from code (its "line" is its ordinal among added records). For a range
+    /// table (`options.match`), the key is a range (start and end joined by
+    /// `KeyForm.partSeparator`), a network or a prefix, as in an input.
     public func add<K: LMDBBytes, V: LMDBBytes>(key: K, value: V) throws {
         if sources.last != "api" || formats.last != "api" {
             sources.append("api")
             formats.append("api")
         }
         let base = UInt64(sources.count - 1) << 40
+        if options.match != .exact {
+            // A range (start and end joined by KeyForm.partSeparator), network or prefix: read
+            // and checked as a record of an input is.
+            var handler = Handler(builder: self, base: base)
+            try key.withLMDBBytes { raw in
+                try value.withLMDBBytes { v in try handler.record(key: raw, value: v, line: sorter.count + 1) }
+            }
+            return
+        }
         try key.withLMDBBytes { raw in
             try value.withLMDBBytes { v in
                 let k = normalizer.normalize(raw)

@@ -79,6 +79,9 @@ struct RangeFlattener {
     private var position: [UInt8] = []
     /// Ranges with the same start, waiting to be ordered widest first.
     private var group: [Range] = []
+    /// A segment reaching the top (no end) was emitted: ranges holding it that reach the top
+    /// too have nothing left after it.
+    private var reachedTop = false
 
     init(nesting: Bool) { self.nesting = nesting }
 
@@ -126,7 +129,8 @@ struct RangeFlattener {
         if let end = top.end {
             if compareBytes(position, end) < 0 { try segment(position, end, top.value, emit) }
             position = end
-        } else {
+        } else if !reachedTop {
+            reachedTop = true
             try top.value.withUnsafeBytes { value in
                 try position.withUnsafeBytes { start in try emit(start, nil, value) }
             }
