@@ -80,6 +80,9 @@ public final class KeyNormalizer {
     /// A range table's key type: keys are then written in its form (`RangeKeys`).
     public let rangeKeyType: RangeKeyType?
     private let encoded = ByteScratch(capacity: 64)
+    private let address = UnsafeMutableRawPointer.allocate(byteCount: 16, alignment: 8)
+
+    deinit { address.deallocate() }
 
     /// A normalizer for `form`; with `rangeKeyType`, `stored` also writes keys in that type's
     /// form.
@@ -94,6 +97,29 @@ public final class KeyNormalizer {
     public func stored(_ key: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
         let normalized = normalize(key)
         guard let type = rangeKeyType else { return normalized }
+        return encode(normalized, as: type)
+    }
+
+    /// `key` as a job sees it: normalized text (a range table's key as written, not its stored
+    /// form); `nil` when it is not of the table's type.
+    @inline(__always)
+    public func jobKey(_ key: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        let normalized = normalize(key)
+        guard let type = rangeKeyType else { return normalized }
+        return encode(normalized, as: type) == nil ? nil : normalized
+    }
+
+    /// A normalized key in `type`'s form, in this normalizer's own buffers (not those
+    /// `normalize` writes), or `nil`.
+    @inline(__always)
+    private func encode(_ normalized: UnsafeRawBufferPointer, as type: RangeKeyType) -> UnsafeRawBufferPointer? {
+        if type == .ip, let v4 = RangeKeys.parseIPv4(normalized) {
+            // The common case without the general encoder: ::ffff:a.b.c.d.
+            address.storeBytes(of: 0, toByteOffset: 0, as: UInt64.self)
+            address.storeBytes(of: UInt32(0x0000_FFFF).bigEndian, toByteOffset: 8, as: UInt32.self)
+            address.storeBytes(of: v4.bigEndian, toByteOffset: 12, as: UInt32.self)
+            return UnsafeRawBufferPointer(start: address, count: 16)
+        }
         return RangeKeys.encode(normalized, as: type, into: encoded) ? encoded.bytes : nil
     }
 

@@ -199,7 +199,7 @@ final class TaskProcessor<Job: LineJob> {
     /// somewhere (text never does), so lines are checked for one.
     @inline(__always)
     private func classify(_ line: UnsafeRawBufferPointer, index: Int, header: Bool, mayHoldNUL: Bool,
-                          extractor: KeySource) -> LineKind {
+                          extractor: KeySource, forJob: Bool) -> LineKind {
         if index == 0 && header { return .header }
         if line.count > options.maxLineLength {
             return .bad("line longer than the limit of \(options.maxLineLength) bytes (--max-line)")
@@ -220,7 +220,8 @@ final class TaskProcessor<Job: LineJob> {
         switch found {
         case .key(let key):
             guard let normalizer else { return .key(key) }
-            guard let stored = normalizer.stored(key) else {
+            // Looked up in the table's stored form; handed to the job as text.
+            guard let stored = forJob ? normalizer.jobKey(key) : normalizer.stored(key) else {
                 return .bad("key \"\(String(decoding: key.prefix(60), as: UTF8.self))\" is not \(normalizer.rangeKeyType?.article ?? "a key")")
             }
             return .key(stored)
@@ -264,7 +265,7 @@ final class TaskProcessor<Job: LineJob> {
         let firstLine = lineNumber
         let mayHoldNUL = limit > 0 && memchr(block.baseAddress!, 0, limit) != nil
         forEachLine(block, limit: limit) { index, line in
-            switch classify(line, index: index, header: header, mayHoldNUL: mayHoldNUL, extractor: extractor) {
+            switch classify(line, index: index, header: header, mayHoldNUL: mayHoldNUL, extractor: extractor, forJob: false) {
             case .header:
                 break
             case .key(let key):
@@ -284,7 +285,7 @@ final class TaskProcessor<Job: LineJob> {
                     try forEachLine(block, limit: limit) { index, line in
                         lineNumber += 1
                         counts.lines += 1
-                        switch classify(line, index: index, header: header, mayHoldNUL: mayHoldNUL, extractor: extractor) {
+                        switch classify(line, index: index, header: header, mayHoldNUL: mayHoldNUL, extractor: extractor, forJob: true) {
                         case .header:
                             try job.header(line: line, output: &output)
                         case .key(let key):

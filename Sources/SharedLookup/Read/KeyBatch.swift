@@ -12,9 +12,10 @@ import LMDB
 /// A reusable batch of keys to look up in one table.
 public struct KeyBatch {
     /// A looked-up value: where it is in the map, or `nil` for a missing key.
+    @usableFromInline
     struct Found {
-        var start: UnsafeRawPointer?
-        var count: Int
+        @usableFromInline var start: UnsafeRawPointer?
+        @usableFromInline var count: Int
     }
     private var items: [KeyItem] = []
     private var found: [Found] = []
@@ -290,13 +291,16 @@ final class ValueCopies {
 
 /// The values of a `KeyBatch` after its lookup, lent by `KeyBatch.withValues`.
 public struct KeyBatchValues {
-    let found: UnsafeBufferPointer<KeyBatch.Found>
+    @usableFromInline let found: UnsafeBufferPointer<KeyBatch.Found>
+
+    init(found: UnsafeBufferPointer<KeyBatch.Found>) { self.found = found }
 
     /// Number of kept keys.
     public var count: Int { found.count }
 
     /// The value of the `i`-th kept key (borrowed from the map), or `nil` for a missing key.
-    @inline(__always)
+    /// Inlinable, as `prefetch`: a worker's line loop calls both for every line.
+    @inlinable @inline(__always)
     public subscript(i: Int) -> UnsafeRawBufferPointer? {
         let f = found[i]
         guard let start = f.start else { return nil }
@@ -304,7 +308,7 @@ public struct KeyBatchValues {
     }
 
     /// Asks the CPU to start loading the value of the `i`-th kept key, if there is one.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func prefetch(_ i: Int) {
         if i < found.count, let start = found[i].start { lookup_prefetch(start) }
     }
