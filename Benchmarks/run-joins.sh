@@ -149,47 +149,9 @@ LOG="$WORK/stderr.log"
 : > "$RAW"
 : > "$LOG"
 
-# measure JOB PHASE LABEL RUN --stdout F -- CMD...: one measure.py line, tagged, into $RAW.
-measure() {
-  local job="$1" phase="$2" name="$3" run="$4"; shift 4
-  local line rc=0 load
-  sync   # no writeback of the previous command's output left to slow this one
-  load="$(cut -d' ' -f1 /proc/loadavg)"
-  echo "--- $job $name run $run" >> "$LOG"
-  line="$(python3 "$BENCH/measure.py" --label "$name" "$@" 2>>"$LOG")" || rc=$?
-  if [ -z "$line" ] || [ "$rc" -ne 0 ]; then
-    echo "run-joins.sh: $job: $name (run $run) failed with exit status $rc; its stderr (all in $LOG):" >&2
-    tail -n 20 "$LOG" >&2
-    exit 1
-  fi
-  printf '{"record": "measurement", "job": "%s", "phase": "%s", "run": %d, "workers": %d, "load1_before": %s, %s\n' \
-    "$job" "$phase" "$run" "$WORKERS" "$load" "${line#\{}" >> "$RAW"
-  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("  %-5s %-14s run %s: %7.2f s  %7.1f MiB PSS" % (sys.argv[2], r["label"], sys.argv[3], r["wall_s"], r["peak_pss_mib"]))' \
-    "$line" "$job" "$run" >&2
-}
-
-# ---- checks -------------------------------------------------------------------------------------
-# same_output WHAT DIR REF: DIR holds exactly the input names (hidden files aside), each
-# identical to REF's (or, with --sorted, the same lines in any order). One line on failure.
-same_output() {
-  local what="$1" dir="$2" ref="$3" name got
-  got="$(cd "$dir" && ls | tr '\n' ' ')"
-  [ "$got" = "$(printf '%s ' "${NAMES[@]}")" ] || fail "$what: $dir holds files [$got], expected one per input file"
-  for name in "${NAMES[@]}"; do
-    cmp -s "$ref/$name" "$dir/$name" && continue
-    if cmp -s <(LC_ALL=C sort "$ref/$name") <(LC_ALL=C sort "$dir/$name"); then
-      [ "$SORTED" -eq 1 ] && continue
-      fail "$what: OUTPUT DIFFERS: $dir/$name has the lines of $ref/$name in another order (kept in $WORK/out; --sorted accepts that)"
-    fi
-    fail "$what: OUTPUT DIFFERS: $dir/$name and $ref/$name hold different lines (kept in $WORK/out)"
-  done
-}
-line_count() {  # line_count DIR: lines of all the input names in DIR
-  (cd "$1" && cat "${NAMES[@]}" | wc -l)
-}
-check_count() {  # check_count WHAT GOT WANT
-  [ "$2" = "$3" ] || fail "$1: OUTPUT DIFFERS: $2 output lines, expected $3 (gen_joins.py's expected.json)"
-}
+# shellcheck source=jobs-lib.sh
+SCRIPT=run-joins.sh
+. "$BENCH/jobs-lib.sh"
 
 # ---- the tables, once each ------------------------------------------------------------------
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || true)"

@@ -238,7 +238,10 @@ let testVerifier = TableVerifier.process(executable: TestBinaries.lookup, argume
         let dir = try TempDir()
         let path = dir.file("t.lmdb")
         try buildVersionedTable(path, keys: testKeys(100), version: 1)
+        // Its handlers run on the cooperative pool, which other tests may hold for minutes (see
+        // below): the request timeout must not count that wait as a slow client's.
         let server = try LookupServer(options: ServeOptions(tablePath: path, port: 0, checkInterval: .milliseconds(20), handleSignals: false,
+                                                                 limits: ServeLimits(requestTimeout: .seconds(600), idleTimeout: .seconds(600)),
                                                                  verifier: testVerifier))
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let task = Task { try await server.run { _, port in continuation.yield(port) } }
