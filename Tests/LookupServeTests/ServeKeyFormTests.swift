@@ -6,19 +6,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-/// Runs `lookup build ARGS`; fails on error.
-private func build(_ arguments: [String]) throws {
-    let r = try runProcess(TestBinaries.lookup, ["build", "-q"] + arguments)
-    guard r.status == 0 else { throw TestFailure("lookup build \(arguments): \(r.summary)") }
-}
-
-/// `text` percent-encoded for a path segment.
-private func encoded(_ text: String) -> String {
-    var allowed = CharacterSet.alphanumerics
-    allowed.insert(charactersIn: "-._~")
-    return text.addingPercentEncoding(withAllowedCharacters: allowed)!
-}
-
 @Suite("serve: composite, normalized and one-to-many tables")
 struct ServeKeyFormTests {
     /// A CSV `id,region,name,score` keyed by (id, region), folded and trimmed, every value kept;
@@ -37,7 +24,7 @@ struct ServeKeyFormTests {
         let input = dir.file("t.csv")
         try writeFile(input, text)
         let table = dir.file("t.lmdb")
-        try build([input, "-k", "1,2", "--header", "--ignore-case", "--trim", "--duplicates", "all", "-o", table])
+        try buildWithCLI([input, "-k", "1,2", "--header", "--ignore-case", "--trim", "--duplicates", "all", "-o", table])
         return (table, values)
     }
 
@@ -51,13 +38,13 @@ struct ServeKeyFormTests {
         for key in values.keys.sorted().shuffled(using: &rng).prefix(150) {
             let parts = key.split(separator: "\t")
             let typed = parts[0] + "\t" + (rng.percent(50) ? parts[1].uppercased() : parts[1] + " ")
-            let reply = try connection.get("/v1/keys/" + encoded(String(typed)))
+            let reply = try connection.get("/v1/keys/" + percentEncoded(String(typed)))
             #expect(reply.status == 200, "GET \(typed): \(reply.summary)")
             #expect(reply.headers["content-type"]?.hasPrefix("application/json") == true, "content type: \(reply.headers)")
             let list = (try? JSONSerialization.jsonObject(with: Data(reply.body))) as? [String]
             #expect(list == values[key], "GET \(typed): \(reply.text)")
         }
-        let miss = try connection.get("/v1/keys/" + encoded("1\tmars"))
+        let miss = try connection.get("/v1/keys/" + percentEncoded("1\tmars"))
         #expect(miss.status == 404, "\(miss.summary)")
         let onePart = try connection.get("/v1/keys/1")
         #expect(onePart.status == 404, "\(onePart.summary)")
@@ -108,7 +95,7 @@ struct ServeKeyFormTests {
         let input = dir.file("p.csv")
         try writeFile(input, "id,name,city,zip\n7,ann,\"Paris, FR\",75001\n8,bob,Oslo,0150\n")
         let table = dir.file("p.lmdb")
-        try build([input, "--header", "-o", table])
+        try buildWithCLI([input, "--header", "-o", table])
         let server = try ServeProcess(table: table, ["--columns", "zip,id,city"], in: dir)
         let connection = try server.connect()
         let one = try connection.get("/v1/keys/7")
@@ -125,7 +112,7 @@ struct ServeKeyFormTests {
         let input = dir.file("p.csv")
         try writeFile(input, "id,name\n7,ann\n")
         let table = dir.file("p.lmdb")
-        try build([input, "--header", "-o", table])
+        try buildWithCLI([input, "--header", "-o", table])
         let errPath = dir.file("err")
         let process = try launchLookup(["serve", table, "--port", "0", "--columns", list], stderr: errPath)
         let ended = waitFor(30) { !process.isRunning }

@@ -6,19 +6,6 @@ import Foundation
 import LookupTestSupport
 import Testing
 
-/// Runs `lookup build -q ARGS`; fails on error.
-private func build(_ arguments: [String]) throws {
-    let r = try runProcess(TestBinaries.lookup, ["build", "-q"] + arguments)
-    guard r.status == 0 else { throw TestFailure("lookup build \(arguments): \(r.summary)") }
-}
-
-/// `text` percent-encoded for a path segment.
-private func encoded(_ text: String) -> String {
-    var allowed = CharacterSet.alphanumerics
-    allowed.insert(charactersIn: "-._~")
-    return text.addingPercentEncoding(withAllowedCharacters: allowed)!
-}
-
 @Suite("serve: range, network and prefix tables")
 struct ServeRangeTests {
     @Test("random nested networks: GET and POST answer the longest prefix (brute-force reference), as get does")
@@ -28,7 +15,7 @@ struct ServeRangeTests {
         let input = dir.file("n.csv")
         try writeFile(input, fixture.csv())
         let table = dir.file("n.lmdb")
-        try build([input, "--cidr", "--overlaps", "narrowest", "-o", table])
+        try buildWithCLI([input, "--cidr", "--overlaps", "narrowest", "-o", table])
         let want = fixture.expected()
         #expect(want.contains(nil) && want.contains { $0 != nil }, "probes both hit and miss")
 
@@ -36,7 +23,7 @@ struct ServeRangeTests {
         let connection = try server.connect()
         // GET: the first few hundred probes one by one.
         for (probe, value) in zip(fixture.probes, want).prefix(300) {
-            let reply = try connection.get("/v1/keys/" + encoded(probe))
+            let reply = try connection.get("/v1/keys/" + percentEncoded(probe))
             if let value {
                 #expect(reply.status == 200 && reply.text == value, "GET \(probe): \(reply.summary), expected \(value)")
             } else {
@@ -73,7 +60,7 @@ struct ServeRangeTests {
 
             """)
         let table = dir.file("r.lmdb")
-        try build([input, "--ranges", "--key-type", "ip", "--header", "--overlaps", "narrowest", "-o", table])
+        try buildWithCLI([input, "--ranges", "--key-type", "ip", "--header", "--overlaps", "narrowest", "-o", table])
         let server = try ServeProcess(table: table, ["--columns", "country,name"], in: dir)
         let connection = try server.connect()
         let cases: [(String, String?)] = [
@@ -83,7 +70,7 @@ struct ServeRangeTests {
             ("2001:db8::1:0", "ZZ,anywhere"), ("not-an-ip", nil), ("10.0.0.256", nil), ("10.0.0.0/24", nil),
         ]
         for (key, value) in cases {
-            let reply = try connection.get("/v1/keys/" + encoded(key))
+            let reply = try connection.get("/v1/keys/" + percentEncoded(key))
             #expect(reply.status == (value == nil ? 404 : 200), "GET \(key): \(reply.summary)")
             if let value { #expect(reply.text == value, "GET \(key): \(reply.summary)") }
         }
@@ -110,8 +97,8 @@ struct ServeRangeTests {
         try writeFile(ints, "\(Int64.min),-1,negative\n0,\(Int64.max),non-negative\n-10,-10,ten-below\n")
         try writeFile(prefixes, "ab,two\na,one\nabc,three\n")
         let intTable = dir.file("i.lmdb"), prefixTable = dir.file("p.lmdb")
-        try build([ints, "--ranges", "--key-type", "int", "--overlaps", "narrowest", "-o", intTable])
-        try build([prefixes, "--prefixes", "-o", prefixTable])
+        try buildWithCLI([ints, "--ranges", "--key-type", "int", "--overlaps", "narrowest", "-o", intTable])
+        try buildWithCLI([prefixes, "--prefixes", "-o", prefixTable])
 
         let server = try ServeProcess(table: intTable, in: dir)
         let connection = try server.connect()
@@ -129,7 +116,7 @@ struct ServeRangeTests {
         let prefixCases: [(String, String?)] = [("a", "one"), ("ab", "two"), ("abc", "three"), ("abcz", "three"), ("abd", "two"),
                                                 ("b", nil), ("", nil)]
         for (key, value) in prefixCases where !key.isEmpty {
-            let reply = try pc.get("/v1/keys/" + encoded(key))
+            let reply = try pc.get("/v1/keys/" + percentEncoded(key))
             #expect(reply.status == (value == nil ? 404 : 200) && (value == nil || reply.text == value), "GET \(key): \(reply.summary)")
         }
         let pb = try pc.lookup(jsonArray(prefixCases.dropLast().map(\.0)), contentType: "application/json")

@@ -252,6 +252,12 @@ final class ServeProcess {
     }
 }
 
+/// Runs `lookup build -q ARGS`; fails on error.
+func buildWithCLI(_ arguments: [String]) throws {
+    let r = try runProcess(TestBinaries.lookup, ["build", "-q"] + arguments)
+    guard r.status == 0 else { throw TestFailure("lookup build \(arguments): \(r.summary)") }
+}
+
 /// Runs `lookup ARGS...` to completion (stdout discarded).
 func runLookup(_ arguments: [String]) throws -> ProcessResult {
     let result = try runProcess(TestBinaries.lookup, arguments)

@@ -148,3 +148,55 @@ final class RecordPipe: @unchecked Sendable {
         return { done.wait() }
     }
 }
+
+/// The merging side of a build: records packed into chunks, counted and hashed once settled,
+/// each full chunk handed to the pipe.
+struct MergedRecords {
+    /// The chunk being filled.
+    private(set) var chunk = PackedRecords()
+    /// The digest of the settled records, in order.
+    private(set) var hash = ContentHash()
+    /// Records settled.
+    private(set) var written = 0
+    let pipe: RecordPipe
+
+    init(pipe: RecordPipe) { self.pipe = pipe }
+
+    /// Appends a record that may still change (`truncate`); returns where it starts.
+    @inline(__always)
+    mutating func appendPending(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Int {
+        chunk.append(key: key, value: value)
+    }
+
+    /// The record that starts at byte `start` of the chunk.
+    @inline(__always)
+    func record(at start: Int) -> (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, end: Int) {
+        chunk.record(at: start)
+    }
+
+    /// Drops the records from byte `start` of the chunk on.
+    mutating func truncate(to start: Int) { chunk.truncate(to: start) }
+
+    /// The record at byte `start` is final: counted, hashed, and the chunk handed over once
+    /// full. `false` when the writer stopped.
+    @inline(__always)
+    mutating func settle(at start: Int) -> Bool {
+        let r = chunk.record(at: start)
+        hash.add(key: r.key, value: r.value)
+        written += 1
+        if chunk.count >= RecordPipe.chunkSize {
+            guard let empty = pipe.send(chunk) else { return false }
+            chunk = empty
+        }
+        return true
+    }
+
+    /// Appends a final record; `false` when the writer stopped.
+    @inline(__always)
+    mutating func add(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
+        settle(at: chunk.append(key: key, value: value))
+    }
+
+    /// Hands the last chunk over; `false` when the writer stopped.
+    func flush() -> Bool { chunk.count == 0 || pipe.send(chunk) != nil }
+}

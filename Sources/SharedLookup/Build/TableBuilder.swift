@@ -497,9 +497,8 @@ public final class TableBuilder {
             mergeAll(into: pipe, outcome: outcome)
             return
         }
-        var chunk = PackedRecords()
-        var hash = ContentHash()
-        var written = 0, dropped = 0
+        var merged = MergedRecords(pipe: pipe)
+        var dropped = 0
         // The last record of the chunk is pending until the next key shows it is not a
         // duplicate; a chunk is handed over only after its last record is settled.
         var pending = -1
@@ -508,7 +507,7 @@ public final class TableBuilder {
         do {
             while true {
                 let next = try sorter.next()
-                if let r = next, pending >= 0, compareKeys(chunk.record(at: pending).key, r.key) == 0 {
+                if let r = next, pending >= 0, compareKeys(merged.record(at: pending).key, r.key) == 0 {
                     switch policy {
                     case .error:
                         let key = String(decoding: r.key.prefix(80), as: UTF8.self)
@@ -519,31 +518,23 @@ public final class TableBuilder {
                         dropped += 1
                     case .last:
                         dropped += 1
-                        chunk.truncate(to: pending)
-                        chunk.append(key: r.key, value: r.value)
+                        merged.truncate(to: pending)
+                        _ = merged.appendPending(key: r.key, value: r.value)
                         pendingSequence = r.sequence
                     case .all:
                         preconditionFailure("--duplicates all is merged by mergeAll")
                     }
                     continue
                 }
-                if pending >= 0 {
-                    let settled = chunk.record(at: pending)
-                    hash.add(key: settled.key, value: settled.value)
-                    written += 1
-                    if chunk.count >= RecordPipe.chunkSize {
-                        guard let empty = pipe.send(chunk) else { return }
-                        chunk = empty
-                    }
-                }
+                if pending >= 0 { guard merged.settle(at: pending) else { return } }
                 guard let r = next else { break }
-                pending = chunk.append(key: r.key, value: r.value)
+                pending = merged.appendPending(key: r.key, value: r.value)
                 pendingSequence = r.sequence
             }
-            if chunk.count > 0 { guard pipe.send(chunk) != nil else { return } }
-            outcome.written = written
+            guard merged.flush() else { return }
+            outcome.written = merged.written
             outcome.dropped = dropped
-            outcome.hash = hash
+            outcome.hash = merged.hash
             pipe.finish()
         } catch {
             pipe.finish(error: error)
@@ -553,21 +544,10 @@ public final class TableBuilder {
     /// `merge` for `--duplicates all`: each key's values, in input order (the sorter orders
     /// equal keys by their sequence), become one record holding a `ValueList`.
     private func mergeAll(into pipe: RecordPipe, outcome: MergeOutcome) {
-        var chunk = PackedRecords()
-        var hash = ContentHash()
-        var written = 0, values = 0
+        var merged = MergedRecords(pipe: pipe)
+        var values = 0
         let key = ByteScratch(capacity: 1024), list = ByteScratch()
         var open = false
-        func settle() -> Bool {
-            chunk.append(key: key.bytes, value: list.bytes)
-            hash.add(key: key.bytes, value: list.bytes)
-            written += 1
-            if chunk.count >= RecordPipe.chunkSize {
-                guard let empty = pipe.send(chunk) else { return false }
-                chunk = empty
-            }
-            return true
-        }
         do {
             while let r = try sorter.next() {
                 values += 1
@@ -575,18 +555,18 @@ public final class TableBuilder {
                     ValueList.append(r.value, to: list)
                     continue
                 }
-                if open { guard settle() else { return } }
+                if open { guard merged.add(key: key.bytes, value: list.bytes) else { return } }
                 key.removeAll()
                 key.append(r.key)
                 list.removeAll()
                 ValueList.append(r.value, to: list)
                 open = true
             }
-            if open { guard settle() else { return } }
-            if chunk.count > 0 { guard pipe.send(chunk) != nil else { return } }
-            outcome.written = written
+            if open { guard merged.add(key: key.bytes, value: list.bytes) else { return } }
+            guard merged.flush() else { return }
+            outcome.written = merged.written
             outcome.values = values
-            outcome.hash = hash
+            outcome.hash = merged.hash
             pipe.finish()
         } catch {
             pipe.finish(error: error)
@@ -596,22 +576,15 @@ public final class TableBuilder {
     /// `merge` for a range table: the ranges, in order of their starts, become disjoint
     /// segments (`RangeFlattener`); overlaps are refused naming both lines.
     private func mergeRanges(into pipe: RecordPipe, outcome: MergeOutcome) {
-        var chunk = PackedRecords()
-        var hash = ContentHash()
-        var written = 0, ranges = 0
+        var merged = MergedRecords(pipe: pipe)
+        var ranges = 0
         let stored = ByteScratch()
         var flattener = RangeFlattener(nesting: options.narrowest || options.match == .prefix)
         var stopped = false
         func emit(_ start: UnsafeRawBufferPointer, _ end: UnsafeRawBufferPointer?, _ value: UnsafeRawBufferPointer) throws {
             if stopped { return }
             RangeRecord.encode(end: end, value: value, into: stored)
-            chunk.append(key: start, value: stored.bytes)
-            hash.add(key: start, value: stored.bytes)
-            written += 1
-            if chunk.count >= RecordPipe.chunkSize {
-                guard let empty = pipe.send(chunk) else { stopped = true; return }
-                chunk = empty
-            }
+            if !merged.add(key: start, value: stored.bytes) { stopped = true }
         }
         do {
             do {
@@ -627,10 +600,10 @@ public final class TableBuilder {
                 throw overlapError(conflict)
             }
             if stopped { return }
-            if chunk.count > 0 { guard pipe.send(chunk) != nil else { return } }
-            outcome.written = written
+            guard merged.flush() else { return }
+            outcome.written = merged.written
             outcome.values = ranges
-            outcome.hash = hash
+            outcome.hash = merged.hash
             pipe.finish()
         } catch {
             pipe.finish(error: error)
