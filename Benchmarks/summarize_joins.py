@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn run-joins.sh's measurements (one JSON line per measured command) into OUT.jsonl and
 OUT.md, and print the Markdown. Called by run-joins.sh; summarize_all.py reads the targets
-back from OUT.jsonl (joins_targets below).
+back from OUT.jsonl (joins_targets, from jobs_summary).
 
 OUT.jsonl, one JSON object a line, its kind in "record":
   parameters   the workload, the machine, the versions, the command (first line)
@@ -15,12 +15,13 @@ import argparse
 import datetime
 import json
 import os
-import platform
-import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summarize_batch import cpu_model, mem_total_gib  # noqa: E402
+import jobs_summary  # noqa: E402
+from jobs_summary import md_table, summarize  # noqa: E402
+
+joins_targets = jobs_summary.targets
 
 JOB_NAMES = {"many": "one-to-many join", "comp": "composite-key join"}
 LIMIT = 0.5
@@ -37,35 +38,8 @@ COMMANDS = {
 }
 
 
-def command(job, label, w):
-    text = COMMANDS.get((job, label)) or COMMANDS[("*", label)]
-    return text.format(job=job, w=w)
 
 
-def summarize(rows):
-    walls = [r["wall_s"] for r in rows]
-    med = lambda key: round(statistics.median(r.get(key, 0) for r in rows), 1)  # noqa: E731
-    return {
-        "runs": len(rows),
-        "wall_s": {"median": statistics.median(walls), "min": min(walls), "max": max(walls), "all": walls},
-        "peak_pss_mib": {"median": med("peak_pss_mib"), "all": [r["peak_pss_mib"] for r in rows]},
-        "peak_rss_mib": {"median": med("peak_rss_mib")},
-        "peak_pss_anon_mib": {"median": med("peak_pss_anon_mib")},
-        "peak_pss_file_mib": {"median": med("peak_pss_file_mib")},
-        "max_rss_mib": {"median": med("max_rss_mib")},
-        "cpu_s": {"median": round(statistics.median(r["user_s"] + r["sys_s"] for r in rows), 2)},
-        "procs": max(r.get("procs", 0) for r in rows),
-    }
-
-
-def joins_targets(records):
-    """The target records among OUT.jsonl's (for summarize_all.py)."""
-    return [r for r in records if r.get("record") == "target"]
-
-
-def md_table(header, rows):
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
-        "| " + " | ".join(str(c) for c in row) + " |" for row in rows]
 
 
 def main():
@@ -87,12 +61,7 @@ def main():
     import duckdb
     import polars
     now = datetime.datetime.now(datetime.timezone.utc).astimezone()
-    machine = {
-        "nproc": os.cpu_count(), "cpu_model": cpu_model(), "mem_total_gib": mem_total_gib(),
-        "kernel": platform.release(),
-        "os": platform.freedesktop_os_release().get("PRETTY_NAME", "") if hasattr(platform, "freedesktop_os_release") else "",
-        "load_average_before": a.load_before.split() or None, "load_average_after": a.load_after.split() or None,
-    }
+    machine = jobs_summary.machine(a.load_before, a.load_after)
     params = {
         "record": "parameters", "benchmark": "joins", "date": now.isoformat(timespec="seconds"),
         "command": a.invocation, "table_rows": a.keys, "files": a.files, "lines_per_file": a.lines,
@@ -110,7 +79,7 @@ def main():
             for label in dict.fromkeys(m["label"] for m in mine if m["phase"] == phase):
                 rows = [m for m in mine if m["phase"] == phase and m["label"] == label]
                 summaries.append(dict(record="summary", job=job, phase=phase, label=label, workers=w,
-                                      command=command(job, label, w), **summarize(rows)))
+                                      command=jobs_summary.command(COMMANDS, job, label, w), **summarize(rows)))
         ours = next((s for s in summaries if s["job"] == job and s["phase"] == "join" and s["label"] == "lookup run"), None)
         for peer in PEERS:
             theirs = next((s for s in summaries if s["job"] == job and s["phase"] == "join" and s["label"] == peer), None)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn run-ranges.sh's measurements (one JSON line per measured command) into OUT.jsonl and
 OUT.md, and print the Markdown. Called by run-ranges.sh; summarize_all.py reads the targets
-back from OUT.jsonl (ranges_targets below).
+back from OUT.jsonl (ranges_targets, from jobs_summary).
 
 OUT.jsonl, one JSON object a line, its kind in "record":
   parameters   the workload, the machine, the versions, the command (first line)
@@ -15,12 +15,13 @@ import argparse
 import datetime
 import json
 import os
-import platform
-import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summarize_batch import cpu_model, mem_total_gib  # noqa: E402
+import jobs_summary  # noqa: E402
+from jobs_summary import md_table, summarize  # noqa: E402
+
+ranges_targets = jobs_summary.targets
 
 JOB_NAMES = {"ranges": "IPv4 range join", "cidr": "CIDR-block join", "w1": "W1 exact-match join"}
 W1_LIMIT = 0.5       # range join lines/s >= 0.5x W1's
@@ -38,37 +39,8 @@ COMMANDS = {
 }
 
 
-def command(job, label, w):
-    text = COMMANDS.get((job, label)) or COMMANDS[("*", label)]
-    return text.format(job=job, w=w)
 
 
-def summarize(rows, lines):
-    walls = [r["wall_s"] for r in rows]
-    med = lambda key: round(statistics.median(r.get(key, 0) for r in rows), 1)  # noqa: E731
-    wall = statistics.median(walls)
-    return {
-        "runs": len(rows),
-        "wall_s": {"median": wall, "min": min(walls), "max": max(walls), "all": walls},
-        "lines_per_s": {"median": round(lines / wall) if lines and wall else None},
-        "peak_pss_mib": {"median": med("peak_pss_mib"), "all": [r["peak_pss_mib"] for r in rows]},
-        "peak_rss_mib": {"median": med("peak_rss_mib")},
-        "peak_pss_anon_mib": {"median": med("peak_pss_anon_mib")},
-        "peak_pss_file_mib": {"median": med("peak_pss_file_mib")},
-        "max_rss_mib": {"median": med("max_rss_mib")},
-        "cpu_s": {"median": round(statistics.median(r["user_s"] + r["sys_s"] for r in rows), 2)},
-        "procs": max(r.get("procs", 0) for r in rows),
-    }
-
-
-def ranges_targets(records):
-    """The target records among OUT.jsonl's (for summarize_all.py)."""
-    return [r for r in records if r.get("record") == "target"]
-
-
-def md_table(header, rows):
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
-        "| " + " | ".join(str(c) for c in row) + " |" for row in rows]
 
 
 def main():
@@ -97,12 +69,7 @@ def main():
         mm_ext = False
     from importlib.metadata import version
     now = datetime.datetime.now(datetime.timezone.utc).astimezone()
-    machine = {
-        "nproc": os.cpu_count(), "cpu_model": cpu_model(), "mem_total_gib": mem_total_gib(),
-        "kernel": platform.release(),
-        "os": platform.freedesktop_os_release().get("PRETTY_NAME", "") if hasattr(platform, "freedesktop_os_release") else "",
-        "load_average_before": a.load_before.split() or None, "load_average_after": a.load_after.split() or None,
-    }
+    machine = jobs_summary.machine(a.load_before, a.load_after)
     versions = {"git": a.git, "git_dirty_files": a.git_dirty, "swift": a.swift_version,
                 "python": a.python_version, "duckdb": duckdb.__version__, "maxminddb": maxminddb.__version__,
                 "maxminddb_c_extension": mm_ext, "mmdb_writer": version("mmdb-writer")}
@@ -123,7 +90,7 @@ def main():
             for label in dict.fromkeys(m["label"] for m in mine if m["phase"] == phase):
                 rows = [m for m in mine if m["phase"] == phase and m["label"] == label]
                 summaries.append(dict(record="summary", job=job, phase=phase, label=label, workers=w,
-                                      command=command(job, label, w),
+                                      command=jobs_summary.command(COMMANDS, job, label, w),
                                       **summarize(rows, total_lines if phase == "join" else 0)))
 
     def find(job, label):
