@@ -34,10 +34,10 @@ public struct KeyForm: Sendable, Hashable, Codable {
         return words.joined(separator: ", ")
     }
 
-    /// `text` as a key of this form, for keys typed by people (`get KEY`, `serve`): the parts
+    /// `typed` as a key of this form, for keys typed by people (`get KEY`, `serve`): the parts
     /// of a composite key given joined by a tab are joined by 0x1F instead.
-    public func keyBytes(fromTyped text: String) -> [UInt8] {
-        var bytes = Array(text.utf8)
+    public func keyBytes(fromTyped typed: [UInt8]) -> [UInt8] {
+        var bytes = typed
         if parts > 1 {
             for i in bytes.indices where bytes[i] == 9 { bytes[i] = Self.partSeparator }
         }
@@ -62,12 +62,6 @@ public struct KeyForm: Sendable, Hashable, Codable {
         parts > 1 && key.count == parts - 1 && key.allSatisfy { $0 == partSeparator }
     }
 
-    /// How many parts `key` has (separators + 1).
-    public static func partCount(_ key: UnsafeRawBufferPointer) -> Int {
-        var n = 1
-        for byte in key where byte == partSeparator { n += 1 }
-        return n
-    }
 }
 
 /// Applies a `KeyForm`'s case folding and trimming to keys. Not thread-safe: one per thread.

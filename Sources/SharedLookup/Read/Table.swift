@@ -265,11 +265,7 @@ public final class Table: @unchecked Sendable {
     /// `key` as typed by a person (`get KEY`, `serve`): a composite key's parts joined by
     /// tabs are joined by 0x1F, then `storedKey` applies.
     public func storedKey(typed key: [UInt8]) -> [UInt8] {
-        var bytes = key
-        if keyForm.parts > 1 {
-            for i in bytes.indices where bytes[i] == 9 { bytes[i] = KeyForm.partSeparator }
-        }
-        return storedKey(bytes)
+        storedKey(keyForm.keyBytes(fromTyped: key))
     }
 
     /// The value for `key` as owned bytes, or `nil`. For a one-to-many table, its first value
