@@ -178,6 +178,19 @@ public struct LeafPage {
               offset + LeafNode.headerSize + node.keySize + node.valueSize <= size else { return nil }
         return node
     }
+
+    /// The position of the node whose key starts at `key` (a key of this page LMDB returned),
+    /// found in the page's offsets without reading any node; `nil` when none matches.
+    @inlinable @inline(__always)
+    public func position(ofKeyAt key: UnsafeRawPointer) -> Int? {
+        let offset = key - LeafNode.headerSize - base
+        guard offset >= Self.headerSize, offset < size else { return nil }
+        let wanted = UInt16(offset)
+        for i in 0..<count where base.loadUnaligned(fromByteOffset: Self.headerSize + 2 * i, as: UInt16.self) == wanted {
+            return i
+        }
+        return nil
+    }
 }
 
 extension LeafNode {

@@ -27,8 +27,8 @@ extension ServeResponder {
     /// for a one-to-many table, a JSON array of the values), 404 when the key is missing. A
     /// composite key's parts are given joined by a tab (%09).
     func getKey(encoded: Substring) throws -> Response {
-        let key = try RequestKeys.decodePathKey(encoded)
         let served = live.current
+        let key = try RequestKeys.decodePathKey(encoded, maxKeyBytes: ServeLimits.maxKeyBytes(for: served.table))
         let choice = try columnChoice(served.table)
         let many = served.table.valuesPerKey == .many
         let stored = served.table.storedKey(typed: key)
@@ -63,8 +63,9 @@ extension ServeResponder {
 
     /// `POST /v1/lookup`: every key's value (or that it is missing), in the order given.
     func lookupBatch(body: ByteBuffer, contentType: String?, format: BatchFormat) throws -> Response {
-        let keys = try RequestKeys.parseBatch(body, contentType: contentType, maxKeys: limits.maxKeysPerBatch)
         let served = live.current
+        let keys = try RequestKeys.parseBatch(body, contentType: contentType, maxKeys: limits.maxKeysPerBatch,
+                                              maxKeyBytes: ServeLimits.maxKeyBytes(for: served.table))
         let choice = try columnChoice(served.table)
         let many = served.table.valuesPerKey == .many
         let transforms = served.table.formsKeys

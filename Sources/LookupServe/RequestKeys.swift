@@ -10,6 +10,13 @@ struct RequestKeys {
     private(set) var storage: [UInt8] = []
     /// Where each key is in `storage`.
     private(set) var spans: [Range<Int>] = []
+    /// The longest key accepted (`ServeLimits.maxKeyBytes(for:)`).
+    let maxKeyBytes: Int
+
+    /// No keys yet; keys over `maxKeyBytes` are refused.
+    init(maxKeyBytes: Int) {
+        self.maxKeyBytes = maxKeyBytes
+    }
 
     /// Number of keys.
     var count: Int { spans.count }
@@ -23,25 +30,25 @@ struct RequestKeys {
 
     /// Appends a key, checking its length; `name` says which key in messages ("key #3", "line 3").
     mutating func append<C: Collection<UInt8>>(_ key: C, name: String) throws(ServeError) {
-        try Self.checkLength(key.count, name: name)
+        try Self.checkLength(key.count, name: name, limit: maxKeyBytes)
         let start = storage.count
         storage.append(contentsOf: key)
         spans.append(start..<storage.count)
     }
 
-    /// Throws 400 unless a key of `count` bytes is a valid LMDB key.
-    static func checkLength(_ count: Int, name: String) throws(ServeError) {
-        if count == 0 { throw .badRequest("\(name) is empty; keys are 1 to \(ServeLimits.maxKeyBytes) bytes") }
-        if count > ServeLimits.maxKeyBytes {
-            throw .badRequest("\(name) is \(count) bytes; keys are at most \(ServeLimits.maxKeyBytes) bytes")
+    /// Throws 400 unless a key of `count` bytes is not empty and at most `limit` bytes.
+    static func checkLength(_ count: Int, name: String, limit: Int) throws(ServeError) {
+        if count == 0 {
+            throw .badRequest("\(name) is empty; keys are " + (limit == Int.max ? "1 byte or more" : "1 to \(limit) bytes"))
         }
+        if count > limit { throw .badRequest("\(name) is \(count) bytes; keys are at most \(limit) bytes") }
     }
 
     // MARK: - One key from a URL path
 
     /// Decodes a percent-encoded path segment (`%2F` is a slash, `+` is a plus). Throws 400 for
-    /// a `%` not followed by two hex digits, an empty key or one over 511 bytes.
-    static func decodePathKey(_ encoded: Substring) throws(ServeError) -> [UInt8] {
+    /// a `%` not followed by two hex digits, an empty key or one over `maxKeyBytes`.
+    static func decodePathKey(_ encoded: Substring, maxKeyBytes: Int = ServeLimits.maxKeyBytes) throws(ServeError) -> [UInt8] {
         var out: [UInt8] = []
         let bytes = Array(encoded.utf8)
         out.reserveCapacity(bytes.count)
@@ -60,7 +67,7 @@ struct RequestKeys {
             out.append(hi << 4 | lo)
             i += 3
         }
-        try checkLength(out.count, name: "the key")
+        try checkLength(out.count, name: "the key", limit: maxKeyBytes)
         return out
     }
 
@@ -79,7 +86,7 @@ struct RequestKeys {
     /// with no telling content type, when the body starts with `[`), else one key per line
     /// (`\n` or `\r\n`; a final newline ends the last key). Throws 400 for a malformed body or
     /// key, 413 for more than `maxKeys` keys.
-    static func parseBatch(_ body: ByteBuffer, contentType: String?, maxKeys: Int) throws(ServeError) -> RequestKeys {
+    static func parseBatch(_ body: ByteBuffer, contentType: String?, maxKeys: Int, maxKeyBytes: Int = ServeLimits.maxKeyBytes) throws(ServeError) -> RequestKeys {
         let type = contentType?.lowercased() ?? ""
         let bytes = body.readableBytesView
         let isJSON: Bool
@@ -90,12 +97,14 @@ struct RequestKeys {
         } else {
             isJSON = bytes.first(where: { !Self.isJSONSpace($0) }) == UInt8(ascii: "[")
         }
-        return isJSON ? try parseJSON(bytes, maxKeys: maxKeys) : try parseLines(bytes, maxKeys: maxKeys)
+        var keys = RequestKeys(maxKeyBytes: maxKeyBytes)
+        if isJSON { try parseJSON(bytes, maxKeys: maxKeys, into: &keys) } else { try parseLines(bytes, maxKeys: maxKeys, into: &keys) }
+        return keys
     }
 
     private static func isJSONSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
 
-    private static func parseJSON(_ bytes: ByteBufferView, maxKeys: Int) throws(ServeError) -> RequestKeys {
+    private static func parseJSON(_ bytes: ByteBufferView, maxKeys: Int, into keys: inout RequestKeys) throws(ServeError) {
         let strings: [String]
         do {
             strings = try JSONDecoder().decode([String].self, from: Data(bytes))
@@ -105,14 +114,11 @@ struct RequestKeys {
             throw .badRequest("the body is not valid JSON; send a JSON array of key strings, like [\"a\",\"b\"], or one key per line as text/plain")
         }
         try checkCount(strings.count, maxKeys: maxKeys)
-        var keys = RequestKeys()
         keys.spans.reserveCapacity(strings.count)
         for (i, s) in strings.enumerated() { try keys.append(s.utf8, name: "key #\(i + 1)") }
-        return keys
     }
 
-    private static func parseLines(_ bytes: ByteBufferView, maxKeys: Int) throws(ServeError) -> RequestKeys {
-        var keys = RequestKeys()
+    private static func parseLines(_ bytes: ByteBufferView, maxKeys: Int, into keys: inout RequestKeys) throws(ServeError) {
         keys.storage.reserveCapacity(bytes.count)
         var start = bytes.startIndex
         var line = 0
@@ -125,7 +131,6 @@ struct RequestKeys {
             try keys.append(bytes[start..<end], name: "line \(line)")
             start = newline == bytes.endIndex ? newline : newline + 1
         }
-        return keys
     }
 
     private static func checkCount(_ count: Int, maxKeys: Int) throws(ServeError) {

@@ -16,8 +16,14 @@ public struct ServeLimits: Sendable, Hashable {
     /// An open connection with no request in progress is closed after this long.
     public var idleTimeout: Duration
 
-    /// LMDB's longest key: a longer key gets 400.
+    /// LMDB's longest key: a longer key gets 400 from an exact table.
     public static let maxKeyBytes = lmdbMaxKeySize
+
+    /// The longest key a request may ask `table` for: LMDB's limit for an exact table; none for
+    /// a range or prefix table, whose segments hold longer keys too (a long URL's prefix).
+    public static func maxKeyBytes(for table: Table) -> Int {
+        table.matchKind == .exact ? maxKeyBytes : Int.max
+    }
 
     /// Creates limits; see each property for what it bounds.
     public init(maxBodyBytes: Int = 16 << 20, maxKeysPerBatch: Int = 100_000,

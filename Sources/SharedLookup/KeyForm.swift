@@ -89,18 +89,16 @@ public final class KeyNormalizer {
     /// integers in their form; `nil` when it is not of that type (valid until the next call).
     @inline(__always)
     public func stored(_ key: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
-        let normalized = normalize(key)
-        guard let type = rangeKeyType else { return normalized }
-        return encode(normalized, as: type)
+        stored(normalized: normalize(key))
     }
 
-    /// `key` as a job sees it: normalized text (a range table's key as written, not its stored
-    /// form); `nil` when it is not of the table's type.
+    /// A key `normalize` gave, as the table stores it: itself, or for a range table of IP
+    /// addresses or integers in their form; `nil` when it is not of that type (valid until
+    /// the next call). A job sees the normalized key: a range key as written, as text.
     @inline(__always)
-    public func jobKey(_ key: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
-        let normalized = normalize(key)
+    public func stored(normalized: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
         guard let type = rangeKeyType else { return normalized }
-        return encode(normalized, as: type) == nil ? nil : normalized
+        return encode(normalized, as: type)
     }
 
     /// A normalized key in `type`'s form, in this normalizer's own buffers (not those

@@ -260,6 +260,42 @@ struct CLIRangeTableTests {
         #expect(stats.outLines.contains { $0.hasPrefix("match:") && $0.contains("prefix") }, "stats: \(stats.out)")
     }
 
+    @Test("prefix and text-range keys longer than LMDB's 511-byte key limit match: get, map, run")
+    func longKeys() throws {
+        let dir = try TempDir("rnglong")
+        let long = "http://example.com/a/" + String(repeating: "x", count: 1000)
+        let prefixes = try dir.write("p.csv", "http://example.com/,site\nhttp://example.com/a/,section\nzz,zee\n")
+        let prefixTable = dir.file("p.lmdb")
+        try buildTable(prefixes, prefixTable, ["--prefixes"])
+        let prefixCases: [(String, String?)] = [
+            (long, "section"), ("http://example.com/b/" + String(repeating: "y", count: 600), "site"),
+            ("zz" + String(repeating: "z", count: 511), "zee"), ("q" + String(repeating: "q", count: 700), nil),
+            (String(repeating: "h", count: 511), nil), ("http://example.com/", "site"),
+        ]
+        try expectAnswers(prefixTable, prefixCases, "long keys, prefixes")
+        // Text ranges: a long key inside and just past a range whose last key is a prefix of it.
+        let ranges = try dir.write("r.csv", "a,b,ab\nc,d,cd\n")
+        let rangeTable = dir.file("r.lmdb")
+        try buildTable(ranges, rangeTable, ["--ranges"])
+        let rangeCases: [(String, String?)] = [
+            ("a" + String(repeating: "m", count: 900), "ab"), ("b" + String(repeating: "m", count: 900), nil),
+            ("c" + String(repeating: "\u{7F}", count: 600), "cd"), ("e" + String(repeating: "a", count: 600), nil),
+        ]
+        try expectAnswers(rangeTable, rangeCases, "long keys, text ranges")
+        // run and map: the same answers for the same keys as lines of an input file.
+        let inputs = dir.file("in")
+        try FileManager.default.createDirectory(atPath: inputs, withIntermediateDirectories: true)
+        let lines = prefixCases.enumerated().map { "\($0.element.0),\($0.offset)" }
+        try writeFile(inputs + "/a.csv", lines.joined(separator: "\n") + "\n")
+        let want = prefixCases.enumerated().map { "\($0.element.0),\($0.offset)," + ($0.element.1 ?? "NA") }
+        let run = try lookup(["run", prefixTable, inputs, "-o", dir.file("out"), "--mode", "left", "--missing", "NA", "-q"])
+        expectSuccess(run, "run")
+        expectSameLines(String(decoding: try readFile(dir.file("out") + "/a.csv"), as: UTF8.self).split(separator: "\n").map(String.init),
+                        want, "run --mode left with long keys")
+        let map = try lookup(["map", prefixTable, "--mode", "left", "--missing", "NA"], stdin: try readFile(inputs + "/a.csv"))
+        expectSameLines(map.outLines, want, "map --mode left with long keys")
+    }
+
     @Test("malformed networks are bad records naming file:line; --skip-bad-lines counts and skips them",
           arguments: [("10.0.0.1/8", "host bits"), ("10.0.0.0/33", "0 to 32"), ("2001:db8::/129", "0 to 128"),
                       ("10.0.0/8", "not an IP address"), ("10.0.0.0", "address/length"), ("10.0.0.0/", "0 to 32"),

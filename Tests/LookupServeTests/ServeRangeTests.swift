@@ -123,4 +123,29 @@ struct ServeRangeTests {
         #expect(batchResults(pb).map(\.value) == prefixCases.dropLast().map(\.1), "prefix POST: \(pb.text)")
         prefixServer.stop()
     }
+
+    @Test("a prefix table answers keys longer than 511 bytes (GET and POST); an exact table still refuses them with 400")
+    func longKeys() throws {
+        let dir = try TempDir("srl")
+        let input = dir.file("p.csv")
+        try writeFile(input, "http://example.com/,site\nhttp://example.com/a/,section\n")
+        let table = dir.file("p.lmdb")
+        try buildWithCLI([input, "--prefixes", "-o", table])
+        let long = "http://example.com/a/" + String(repeating: "x", count: 1000)
+        let server = try ServeProcess(table: table, in: dir)
+        let connection = try server.connect()
+        let reply = try connection.get("/v1/keys/" + percentEncoded(long))
+        #expect(reply.status == 200 && reply.text == "section", "GET a long key: \(reply.summary)")
+        let batch = try connection.lookup(jsonArray([long, "http://example.com/" + String(repeating: "y", count: 700), "nope"]),
+                                          contentType: "application/json")
+        #expect(batchResults(batch).map(\.value) == ["section", "site", nil], "POST: \(batch.text)")
+        server.stop()
+
+        let exact = dir.file("e.lmdb")
+        try buildWithCLI([input, "-o", exact])
+        let exactServer = try ServeProcess(table: exact, in: dir)
+        let exactReply = try exactServer.connect().get("/v1/keys/" + percentEncoded(long))
+        #expect(exactReply.status == 400 && exactReply.text.contains("keys are at most 511 bytes"), "exact table: \(exactReply.summary)")
+        exactServer.stop()
+    }
 }

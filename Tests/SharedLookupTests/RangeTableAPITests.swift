@@ -76,6 +76,21 @@ struct RangeTableAPITests {
         #expect(try ["a", "ab", "abc", "aa", "b"].map { try prefixes.string(for: $0) } == ["one", "two", "two", "one", nil])
     }
 
+    @Test("keys longer than 511 bytes find their prefix: Table.value(for:), values(for:), lookupBatch")
+    func longKeys() throws {
+        let dir = try TempDir("rapil")
+        let table = try buildFromFile(dir, "ab,two\na,one\n") { $0.match = .prefix }
+        let keys = ["ab" + String(repeating: "z", count: 800), "a" + String(repeating: "z", count: 511), "b" + String(repeating: "b", count: 600)]
+        let want: [String?] = ["two", "one", nil]
+        #expect(try keys.map { try table.string(for: $0) } == want, "one by one")
+        #expect(try table.values(for: keys).map { $0.map { String(decoding: $0, as: UTF8.self) } } == want, "a batch")
+        var batched = [String?](repeating: "unset", count: keys.count)
+        try table.read { reader in
+            try reader.lookupBatch(keys) { i, value in batched[i] = value.map { String(decoding: $0, as: UTF8.self) } }
+        }
+        #expect(batched == want, "TableReader.lookupBatch")
+    }
+
     @Test("TableBuilder.add(key:value:) builds a network table in code: networks as keys")
     func networksInCode() throws {
         let dir = try TempDir("rapic")

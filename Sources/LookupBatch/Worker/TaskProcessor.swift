@@ -47,6 +47,8 @@ final class TaskProcessor<Job: LineJob> {
             return batch
         }()
         var keptLines: [Int32] = []
+        /// Every line of the block, in order.
+        var notes: [LineNote] = []
     }
     private var saved = BlockScratch()
     private let decodedKeys = DecodedKeys()
@@ -60,6 +62,7 @@ final class TaskProcessor<Job: LineJob> {
 
     init(table: Table, options: RunOptions) throws {
         self.table = table
+        saved.batch.keepsLongKeys = table.matchKind != .exact
         self.options = options
         normalizer = table.keyForm.normalizes || table.matchKind != .exact ? table.keyNormalizer() : nil
         many = table.valuesPerKey == .many
@@ -188,7 +191,7 @@ final class TaskProcessor<Job: LineJob> {
         case json(JSONKeyReader)
     }
 
-    /// What a line holds, as the first and second pass both see it.
+    /// What a line holds: its key is as the line has it (not yet normalized).
     private enum LineKind {
         case header
         case key(UnsafeRawBufferPointer)
@@ -199,7 +202,7 @@ final class TaskProcessor<Job: LineJob> {
     /// somewhere (text never does), so lines are checked for one.
     @inline(__always)
     private func classify(_ line: UnsafeRawBufferPointer, index: Int, header: Bool, mayHoldNUL: Bool,
-                          extractor: KeySource, forJob: Bool) -> LineKind {
+                          extractor: KeySource) -> LineKind {
         if index == 0 && header { return .header }
         if line.count > options.maxLineLength {
             return .bad("line longer than the limit of \(options.maxLineLength) bytes (--max-line)")
@@ -219,12 +222,7 @@ final class TaskProcessor<Job: LineJob> {
         }
         switch found {
         case .key(let key):
-            guard let normalizer else { return .key(key) }
-            // Looked up in the table's stored form; handed to the job as text.
-            guard let stored = forJob ? normalizer.jobKey(key) : normalizer.stored(key) else {
-                return .bad("key \"\(String(decoding: key.prefix(60), as: UTF8.self))\" is not \(normalizer.rangeKeyType?.article ?? "a key")")
-            }
-            return .key(stored)
+            return .key(key)
         case .missingColumn(let columns):
             let keyColumns = options.keyColumns
             return .bad("line has \(columns) column\(columns == 1 ? "" : "s"), key column\(keyColumns.count == 1 ? " is" : "s are") \(keyColumns.map(String.init).joined(separator: ","))")
@@ -264,31 +262,66 @@ final class TaskProcessor<Job: LineJob> {
         decodedKeys.reset()
         let firstLine = lineNumber
         let mayHoldNUL = limit > 0 && memchr(block.baseAddress!, 0, limit) != nil
+        let blockStart = block.baseAddress!
+        let blockEnd = blockStart + block.count
+        scratch.notes.removeAll(keepingCapacity: true)
+        let normalizer = self.normalizer, decodedKeys = self.decodedKeys
         forEachLine(block, limit: limit) { index, line in
-            switch classify(line, index: index, header: header, mayHoldNUL: mayHoldNUL, extractor: extractor, forJob: false) {
+            var note = LineNote(start: Int32(line.baseAddress! - blockStart), length: Int32(line.count), keyStart: LineNote.bad, keyLength: 0)
+            defer { scratch.notes.append(note) }
+            switch classify(line, index: index, header: header, mayHoldNUL: mayHoldNUL, extractor: extractor) {
             case .header:
-                break
+                note.keyStart = LineNote.header
             case .key(let key):
-                // A key decoded from quotes lives in the extractor: keep a stable copy.
-                let stable = (key.count > 0 && (key.baseAddress! < block.baseAddress! || key.baseAddress! >= block.baseAddress! + block.count))
-                    ? decodedKeys.add(key) : key
-                if scratch.batch.add(stable) { scratch.keptLines.append(Int32(index)) }
+                // The key as the job sees it (normalized text), and as the table stores it.
+                var jobKey = key, stored = key
+                if let normalizer {
+                    jobKey = normalizer.normalize(key)
+                    guard let s = normalizer.stored(normalized: jobKey) else {
+                        noteBad(firstLine + index + 1, "key \"\(String(decoding: key.prefix(60), as: UTF8.self))\" is not \(normalizer.rangeKeyType?.article ?? "a key")")
+                        return
+                    }
+                    stored = s
+                }
+                if jobKey.count > 0, let address = jobKey.baseAddress, address >= blockStart, address < blockEnd {
+                    note.keyStart = Int32(address - blockStart)
+                    note.keyLength = Int32(jobKey.count)
+                } else {
+                    note.keyStart = jobKey.count == 0 ? 0 : LineNote.findAgain
+                }
+                // A key decoded from quotes or formed lives in the extractor or normalizer:
+                // keep a stable copy.
+                let inBlock = stored.count == 0 || (stored.baseAddress! >= blockStart && stored.baseAddress! < blockEnd)
+                if scratch.batch.add(inBlock ? stored : decodedKeys.add(stored)) { scratch.keptLines.append(Int32(index)) }
             case .bad(let why):
                 noteBad(firstLine + index + 1, why)
             }
         }
+        let lines = scratch.notes.count
+        lineNumber += lines
+        counts.lines += lines
         try table.read { reader in
             try scratch.batch.lookUp(in: reader)
             try scratch.batch.withValues { values in
                 try scratch.keptLines.withUnsafeBufferPointer { keptLines in
-                    var kept = 0
-                    try forEachLine(block, limit: limit) { index, line in
-                        lineNumber += 1
-                        counts.lines += 1
-                        switch classify(line, index: index, header: header, mayHoldNUL: mayHoldNUL, extractor: extractor, forJob: true) {
-                        case .header:
-                            try job.header(line: line, output: &output)
-                        case .key(let key):
+                    try scratch.notes.withUnsafeBufferPointer { notes in
+                        var kept = 0
+                        for index in 0..<notes.count {
+                            let note = notes[index]
+                            let line = UnsafeRawBufferPointer(start: blockStart + Int(note.start), count: Int(note.length))
+                            let key: UnsafeRawBufferPointer
+                            switch note.keyStart {
+                            case LineNote.bad:
+                                continue
+                            case LineNote.header:
+                                try job.header(line: line, output: &output)
+                                continue
+                            case LineNote.findAgain:
+                                guard case .key(let raw) = classify(line, index: index, header: header, mayHoldNUL: mayHoldNUL, extractor: extractor) else { continue }
+                                key = normalizer?.normalize(raw) ?? raw
+                            default:
+                                key = UnsafeRawBufferPointer(start: blockStart + Int(note.keyStart), count: Int(note.keyLength))
+                            }
                             var value: UnsafeRawBufferPointer? = nil
                             if kept < keptLines.count && keptLines[kept] == Int32(index) {
                                 value = values[kept]
@@ -303,14 +336,27 @@ final class TaskProcessor<Job: LineJob> {
                                 if missesAreRows { counts.rows += 1 }
                             }
                             try job.process(line: line, key: key, value: value, output: &output)
-                        case .bad:
-                            break
                         }
                     }
                 }
             }
         }
     }
+}
+
+/// What a `TaskProcessor`'s pass 1 learnt of a line, so pass 2 neither splits the block nor
+/// finds the key again: where the line is in the block, and where its key as the job sees it
+/// is (`keyStart` >= 0), or that the line is the header, bad, or its key is not in the block
+/// (decoded from quotes, or normalized) and must be found again. Outside the generic class,
+/// so arrays of it need no runtime type lookups.
+private struct LineNote {
+    var start: Int32
+    var length: Int32
+    var keyStart: Int32
+    var keyLength: Int32
+    static var header: Int32 { -1 }
+    static var bad: Int32 { -2 }
+    static var findAgain: Int32 { -3 }
 }
 
 /// Storage for keys decoded from quoted fields, in chunks that never move, so the keys it

@@ -51,12 +51,23 @@ public struct KeyBatch {
         first = nil
     }
 
-    /// Adds `key` unless it cannot be in a table (empty, or over 511 bytes); returns whether
-    /// it was kept. A kept key's bytes must stay valid until `lookUp` returns; its value is
-    /// then `value(at:)` its position among kept keys.
+    /// Whether keys over LMDB's 511-byte limit are kept, for a range or prefix table (whose
+    /// segments such keys can fall in); they are kept cut to 512 bytes, which compare with
+    /// every stored start and end (at most 511 bytes) as the whole key does. Off by default:
+    /// an exact table cannot hold them.
+    public var keepsLongKeys = false
+
+    /// Adds `key` unless it cannot be in the table (empty, or over 511 bytes without
+    /// `keepsLongKeys`); returns whether it was kept. A kept key's bytes must stay valid until
+    /// `lookUp` returns; its value is then `value(at:)` its position among kept keys.
     @inline(__always)
     public mutating func add(_ key: UnsafeRawBufferPointer) -> Bool {
-        if key.isEmpty || key.count > lmdbMaxKeySize { return false }
+        var key = key
+        if key.count > lmdbMaxKeySize {
+            guard keepsLongKeys else { return false }
+            key = UnsafeRawBufferPointer(rebasing: key[..<(lmdbMaxKeySize + 1)])
+        }
+        if key.isEmpty { return false }
         if let first {
             if sharedPrefix > 0 { sharedPrefix = sharedPrefixLength(first, key, limit: sharedPrefix) }
         } else {
@@ -103,7 +114,8 @@ public struct KeyBatch {
     }
 
     /// A range table: the keys in order, walked with one cursor; a key inside the segment the
-    /// previous one found needs no seek.
+    /// previous one found needs no seek, and one not past the last start on the leaf page the
+    /// previous seek reached is found on that page, searching forward from the node before.
     private mutating func lookUpRanges(in reader: borrowing TableReader) throws {
         let skip = sharedPrefix == Int.max ? 0 : sharedPrefix
         try items.withUnsafeMutableBufferPointer { items in
@@ -113,36 +125,47 @@ public struct KeyBatch {
             let bounds = reader.table.environment.readBounds
             try reader.withCursor { cursor in
                 try found.withUnsafeMutableBufferPointer { found in
-                    // The segment found last: its start, end (`nil`: none) and value; and the
-                    // leaf page it is on, whose other segments later keys may fall in.
-                    var start: UnsafeRawBufferPointer?
+                    // The segment found last: its end (`nil`: none) and value, valid once
+                    // `found` is set (keys come in order, so a later key is never before its
+                    // start); and the leaf page it is on with the node's position there.
+                    var haveSegment = false
                     var end: UnsafeRawBufferPointer?
                     var value = UnsafeRawBufferPointer(start: nil, count: 0)
                     var page: LeafPage?
+                    var node = 0
                     var pageLast = UnsafeRawBufferPointer(start: nil, count: 0)
                     for item in items {
                         let key = item.bytes
-                        if let s = start, compareKeys(key, s) >= 0, end.map({ compareKeys(key, $0) < 0 }) ?? true {
+                        if haveSegment, end.map({ compareKeys(key, $0) < 0 }) ?? true {
                             found[Int(item.index)] = Found(start: value.baseAddress, count: value.count)
                             continue
                         }
-                        // Keys come in order: one not past the page's last start has its
-                        // segment on the page (a search there, no descent from the root).
                         var entry: Entry?
-                        if let page, compareKeys(key, pageLast) <= 0 { entry = Self.floor(key, in: page) }
+                        if let page, compareKeys(key, pageLast) <= 0 {
+                            if let at = Self.floor(key, in: page, from: node) {
+                                node = at
+                                entry = page.node(at).map { ($0.keyBytes, $0.valueBytes) }
+                            }
+                        }
                         if entry == nil {
+                            haveSegment = false
                             guard let e = try TableReader.floorEntry(key, cursor: cursor) else { continue }
                             entry = e
                             page = nil
                             if let address = e.key.baseAddress, bounds?.contains(e.value) ?? false,
                                let p = LeafPage(holding: address, pageSize: pageSize), let last = p.node(p.count - 1),
-                               bounds?.contains(UnsafeRawBufferPointer(start: p.base, count: pageSize)) ?? false {
+                               bounds?.contains(UnsafeRawBufferPointer(start: p.base, count: pageSize)) ?? false,
+                               let at = p.position(ofKeyAt: address) {
                                 page = p
+                                node = at
                                 pageLast = last.keyBytes
                             }
                         }
-                        guard let entry, let segment = RangeRecord.decode(entry.value) else { continue }
-                        start = entry.key
+                        guard let entry, let segment = RangeRecord.decode(entry.value) else {
+                            haveSegment = false
+                            continue
+                        }
+                        haveSegment = true
                         end = segment.end
                         value = segment.value
                         if end.map({ compareKeys(key, $0) < 0 }) ?? true {
@@ -154,20 +177,30 @@ public struct KeyBatch {
         }
     }
 
-    /// The node of `page` with the greatest key <= `key` (which is at least the page's first
-    /// key and at most its last), by binary search; `nil` when a node is not as expected.
+    /// The position of the node of `page` with the greatest key <= `key`, which is at least
+    /// node `from`'s key and at most the page's last: a few steps forward (keys in order
+    /// mostly land on nearby nodes), then a binary search over the rest; `nil` when a node is
+    /// not as expected.
     @inline(__always)
-    private static func floor(_ key: UnsafeRawBufferPointer, in page: LeafPage) -> Entry? {
-        var low = 0, high = page.count - 1
-        guard high >= 0 else { return nil }
+    private static func floor(_ key: UnsafeRawBufferPointer, in page: LeafPage, from: Int) -> Int? {
+        let count = page.count
+        guard from >= 0, from < count else { return nil }
+        var low = from
         // Invariant: node `low` <= key; nodes after `high` > key.
+        var high = count - 1
+        var steps = 0
+        while low < high && steps < 4 {
+            guard let next = page.node(low + 1) else { return nil }
+            if compareKeys(next.keyBytes, key) > 0 { return low }
+            low += 1
+            steps += 1
+        }
         while low < high {
             let mid = (low + high + 1) >> 1
             guard let node = page.node(mid) else { return nil }
             if compareKeys(node.keyBytes, key) <= 0 { low = mid } else { high = mid - 1 }
         }
-        guard let node = page.node(low), compareKeys(node.keyBytes, key) <= 0 else { return nil }
-        return (node.keyBytes, node.valueBytes)
+        return low
     }
 
     /// Looks the keys up in the order they came through `index`, with prefetches ahead.

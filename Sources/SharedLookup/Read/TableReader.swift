@@ -19,9 +19,12 @@ public struct TableReader: ~Copyable {
     /// borrowed from the map, or `nil`. For a one-to-many table, a `ValueList`.
     @inline(__always)
     public func value(for key: UnsafeRawBufferPointer) throws(LookupError) -> UnsafeRawBufferPointer? {
-        // LMDB rejects empty and over-long keys with EINVAL; they cannot be in the table.
-        if key.isEmpty || key.count > lmdbMaxKeySize { return nil }
+        if key.isEmpty { return nil }
+        // A range or prefix table matches keys of any length (its stored starts are not longer
+        // than LMDB's limit, and its ends not longer than the limit plus one: see
+        // `floorEntry`); in an exact table, an over-long key (which LMDB rejects) is missing.
         if table.matchKind != .exact { return try rangeValue(for: key) }
+        if key.count > lmdbMaxKeySize { return nil }
         if let index = table.keyIndex { return try value(for: key, hash: KeyIndex.hash(key), index: index) }
         return try treeValue(for: key)
     }
@@ -55,11 +58,14 @@ public struct TableReader: ~Copyable {
         return RangeRecord.value(of: segment.value, holding: key)
     }
 
-    /// The record with the greatest key <= `key`, or `nil`.
+    /// The record with the greatest key <= `key` (of any length), or `nil`. A key longer than
+    /// LMDB's limit is sought cut to it: no stored key (at most that long) lies between the
+    /// cut key and the whole one, so the floor is the same.
     @inline(__always)
     static func floorEntry(_ key: UnsafeRawBufferPointer, cursor: borrowing Cursor) throws(LMDBError) -> Entry? {
-        if let found = try cursor.seek(key) {
-            return compareKeys(found.key, key) == 0 ? found : try cursor.previous()
+        let sought = key.count > lmdbMaxKeySize ? UnsafeRawBufferPointer(rebasing: key[..<lmdbMaxKeySize]) : key
+        if let found = try cursor.seek(sought) {
+            return compareKeys(found.key, key) <= 0 ? found : try cursor.previous()
         }
         return try cursor.last()
     }
@@ -115,6 +121,7 @@ public struct TableReader: ~Copyable {
     /// `lookupBatch(_:_:)` for `[K]`. For repeated batches without allocation, use `KeyBatch`.
     public func lookupBatch(_ keys: [UnsafeRawBufferPointer], _ body: (Int, UnsafeRawBufferPointer?) throws -> Void) throws {
         var batch = KeyBatch()
+        batch.keepsLongKeys = table.matchKind != .exact
         var kept: [Int32] = []
         kept.reserveCapacity(keys.count)
         for (i, key) in keys.enumerated() {
