@@ -53,6 +53,10 @@ public struct TableMetadata: Codable, Sendable, Equatable {
     /// The ranges, networks or prefixes read (a range table's records are the segments made
     /// of them).
     public var ranges: Int?
+    /// A version made by `lookup update` (`TableUpdater`): its number, base and changes.
+    public var layer: LayerInfo?
+    /// A base made by `lookup compact` of this version.
+    public var compactedFrom: Int?
 
     /// The layout version this code writes.
     public static let currentLayoutVersion = 1

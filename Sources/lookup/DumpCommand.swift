@@ -29,8 +29,7 @@ struct DumpCommand: ParsableCommand {
         try reportingErrors {
             let opened = try openTable(table)
             var out = OutputBuffer(fd: STDOUT_FILENO, name: "<stdout>")
-            let written: Int
-            var hash = ContentHash()
+            let walked: (visited: Int, contentHash: String)
             switch format {
             case .csv, .tsv:
                 let csv = format == .csv
@@ -41,8 +40,7 @@ struct DumpCommand: ParsableCommand {
                 let kind = opened.valuesPerKey
                 let rangeType = opened.matchKind == .exact ? nil : opened.metadata?.keyType ?? .text
                 let segments = DelimitedWriter(delimiter: writer.delimiter, quoting: csv, rawValue: raw, splitsKeyParts: true)
-                written = try opened.scan { key, stored in
-                    hash.add(key: key, value: stored)
+                walked = try opened.scanHashing { key, stored in
                     if let rangeType {
                         // A range table's segment: first,last,value (inclusive bounds, as text).
                         guard let segment = RangeRecord.decode(stored) else {
@@ -58,13 +56,13 @@ struct DumpCommand: ParsableCommand {
             default:
                 let writer = MDBDumpWriter(printable: print)
                 try writer.writeHeader(to: &out, mapSize: try opened.stats().mapSize)
-                written = try opened.scan { key, value in
-                    hash.add(key: key, value: value)
+                walked = try opened.scanHashing { key, value in
                     try writer.write(key: key, value: value, to: &out)
                     return true
                 }
                 try writer.writeFooter(to: &out)
             }
+            let written = walked.visited
             // A damaged page can end a walk early, repeat one or change a record: never exit 0
             // with other records than the table holds (its count and content hash as recorded).
             let entries = try opened.count()
@@ -73,9 +71,9 @@ struct DumpCommand: ParsableCommand {
                 try out.flush()
                 throw LookupError.damaged(table, "dump walked \(written) records, its B+tree counts \(entries) and its metadata \(recorded)")
             }
-            if let recordedHash = opened.metadata?.contentHash, recordedHash != hash.hex {
+            if let recordedHash = opened.metadata?.contentHash, recordedHash != walked.contentHash {
                 try out.flush()
-                throw LookupError.damaged(table, "the records dumped have content hash \(hash.hex), its metadata records \(recordedHash)")
+                throw LookupError.damaged(table, "the records dumped have content hash \(walked.contentHash), its metadata records \(recordedHash)")
             }
             try out.flush()
         }

@@ -23,9 +23,11 @@ struct Lookup: AsyncParsableCommand {
           cut -d, -f1 input.csv | lookup get table.lmdb --missing -
           lookup stats table.lmdb
           lookup serve table.lmdb --port 8080
+          lookup update table.lmdb --upsert changed.csv --delete removed.txt
         """,
         version: "0.1.0",
-        subcommands: [BuildCommand.self, GetCommand.self, RunCommand.self, MapCommand.self, ServeCommand.self, StatsCommand.self, DumpCommand.self, CheckCommand.self])
+        subcommands: [BuildCommand.self, GetCommand.self, RunCommand.self, MapCommand.self, ServeCommand.self, StatsCommand.self, DumpCommand.self, CheckCommand.self,
+                      UpdateCommand.self, VersionsCommand.self, RollbackCommand.self, CompactCommand.self])
 
     /// Entry point: a process started as a batch worker serves tasks instead of parsing
     /// arguments (first, before anything else runs). `serve` is async; the other subcommands

@@ -61,6 +61,14 @@ struct StatsCommand: ParsableCommand {
                 if let v = m.values { rows.append(("values", "\(v) (one-to-many: every value of a key, in input order)")) }
                 if m.badRecordsSkipped > 0 { rows.append(("bad records skipped", "\(m.badRecordsSkipped)")) }
                 rows.append(("content hash", m.contentHash))
+                if let layer = m.layer, let layers = stats.layers {
+                    rows.append(("version", "v\(layer.version): update of v\(layer.madeFrom) (\(layer.upserted) upserted, \(layer.inserted) of them new, \(layer.deleted) deleted)"))
+                    for file in layers {
+                        var text = "\(file.path): \(file.records) records, \(humanSize(file.fileSize))"
+                        if let marks = file.deletionMarks { text += " (\(file.records - marks) upserts, \(marks) deletion marks)" }
+                        rows.append((file.role == "base" ? "layer: base" : "layer: changes", text))
+                    }
+                }
             } else {
                 rows.append(("metadata", "none (a plain LMDB file, not built by lookup)"))
             }

@@ -128,6 +128,15 @@ public final class TableBuilder {
     /// How many bad-record errors a report keeps.
     public static let sampleLimit = 10
 
+    /// A change layer's facts (`TableUpdater`), stored in its metadata.
+    var layer: LayerInfo?
+    /// Metadata whose description of the records (sources, format, key columns, key form,
+    /// columns) the table's metadata takes (`lookup compact`), and the version compacted.
+    var inheritedDescription: TableMetadata?
+    var compactedFrom: Int?
+    /// Records added so far.
+    var recordsAdded: Int { sorter.count }
+
     /// Prepares a build of `destination`. Fails at once if its directory is missing or not
     /// writable, so no input is read in vain.
     public init(destination: String, options: BuildOptions = BuildOptions()) throws(LookupError) {
@@ -454,6 +463,12 @@ public final class TableBuilder {
                 metadata.ranges = merged.values
                 metadata.keyParts = nil
             }
+            if var layer {
+                layer.contentHash = TableMetadata.layeredContentHash(base: layer.baseContentHash, changes: metadata.contentHash)
+                metadata.layer = layer
+            }
+            metadata.compactedFrom = compactedFrom
+            if let inherited = inheritedDescription { metadata.describe(as: inherited) }
             let encoded = try metadata.encoded()
             sorter.releaseMemory()
             // The index is built in LMDB's own buffer for the value, in memory until the commit.

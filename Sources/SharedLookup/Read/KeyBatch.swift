@@ -23,6 +23,8 @@ public struct KeyBatch {
     private var first: UnsafeRawBufferPointer?
     /// Larger than memory: kept keys by the file offset of their likely record.
     private var byOffset: [(offset: Int, item: Int32)] = []
+    /// An updated table: positions of the keys its change layer has no change for.
+    private var unchangedScratch: [Int32] = []
     /// Larger than memory: copies of the values found, which the kernel may take the pages
     /// of before they are used.
     private var copies: ValueCopies?
@@ -85,6 +87,44 @@ public struct KeyBatch {
         found.removeAll(keepingCapacity: true)
         found.append(contentsOf: repeatElement(Found(start: nil, count: 0), count: items.count))
         if items.isEmpty { return }
+        if reader.changes != nil {
+            try lookUpLayered(in: reader)
+            return
+        }
+        try lookUpInFile(in: reader)
+    }
+
+    /// An updated table: the keys in its change layer first; those it has no change for then
+    /// as a batch of their own in the base, their values put back in place.
+    private mutating func lookUpLayered(in reader: borrowing TableReader) throws {
+        var unchanged = unchangedScratch
+        try items.withUnsafeBufferPointer { items in
+            try found.withUnsafeMutableBufferPointer { found in
+                try Self.lookUpChanges(items, in: reader, found: found, unchanged: &unchanged)
+            }
+        }
+        defer { unchangedScratch = unchanged }
+        if unchanged.isEmpty { return }
+        let all = items, allFound = found
+        items.removeAll(keepingCapacity: false)
+        items.reserveCapacity(unchanged.count)
+        for (j, i) in unchanged.enumerated() {
+            var item = all[Int(i)]
+            item.index = UInt32(j)
+            items.append(item)
+        }
+        found.removeAll(keepingCapacity: true)
+        found.append(contentsOf: repeatElement(Found(start: nil, count: 0), count: items.count))
+        try lookUpInFile(in: reader)
+        var merged = allFound
+        for (j, i) in unchanged.enumerated() { merged[Int(i)] = found[j] }
+        found = merged
+        items = all
+    }
+
+    /// Looks every kept key up in the file the environment reads (the base of an updated
+    /// table); `found` holds a missing value for each.
+    private mutating func lookUpInFile(in reader: borrowing TableReader) throws {
         if reader.table.matchKind != .exact {
             try lookUpRanges(in: reader)
             return

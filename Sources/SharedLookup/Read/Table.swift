@@ -70,6 +70,22 @@ public struct TableStats: Sendable, Codable, Equatable {
     public var keyIndexSize: Int = 0
     /// How this process reads the table, and why.
     public var regime: String = ""
+    /// An updated table's files: its base, then its change layer (`nil` for a table as built).
+    public var layers: [TableLayerStats]?
+}
+
+/// One file of an updated table (`TableStats.layers`).
+public struct TableLayerStats: Sendable, Codable, Equatable {
+    /// "base" or "changes".
+    public var role: String
+    /// The file.
+    public var path: String
+    /// Its records (a change layer's: upserts and deletion marks).
+    public var records: Int
+    /// Of a change layer's records, the deletion marks.
+    public var deletionMarks: Int?
+    /// Its size in bytes.
+    public var fileSize: Int
 }
 
 /// A lookup table opened read-only.
@@ -86,9 +102,22 @@ public final class Table: @unchecked Sendable {
     /// The database holding the records.
     public let database: Database
     /// The table's metadata, or `nil` for a plain LMDB file (records in its main database).
-    /// A table of lookup's layout always has it (else it is refused as damaged).
+    /// A table of lookup's layout always has it (else it is refused as damaged). For a
+    /// table updated in place of a rebuild (`TableUpdater`), it describes the current
+    /// contents: its base's, with the record count and content hash of base and changes, and
+    /// `layer` telling the version.
     public let metadata: TableMetadata?
-    /// Size of the table file when opened.
+    /// The metadata stored in the file this table's environment reads (its base, for an
+    /// updated table): what `verify` checks that file against.
+    let fileMetadata: TableMetadata?
+    /// An updated table's change layer (upserts and deletion marks over the base, consulted
+    /// first; see ChangeLayer.swift), opened as a table file of its own; `nil` for a table as
+    /// built.
+    let changeLayer: Table?
+    /// An updated table's base file (in the versions directory), whose records the
+    /// environment reads; `nil` for a table as built.
+    public let basePath: String?
+    /// Size of the table file when opened (of its base, for an updated table).
     public let fileSize: Int
     /// How the table's keys are formed (parts, case folding, trimming), from its metadata.
     public let keyForm: KeyForm
@@ -117,101 +146,52 @@ public final class Table: @unchecked Sendable {
     }
 
     /// Opens the file `descriptor` refers to when given, else `path`; `path` names the table
-    /// in `self.path` and in errors either way (see TableDescriptorOpen.swift).
-    init(path: String, descriptor: Int32?, options: TableOptions) throws(LookupError) {
+    /// in `self.path` and in errors either way (see TableDescriptorOpen.swift). A file that is
+    /// the change layer of an updated table opens its base too, from the versions directory
+    /// beside `path`, and checks it is the base the changes were made on.
+    convenience init(path: String, descriptor: Int32?, options: TableOptions) throws(LookupError) {
+        let file = try OpenedTableFile(path: path, descriptor: descriptor, options: options)
+        guard let layer = file.metadata?.layer else {
+            self.init(file: file, path: path, changes: nil, basePath: nil, metadata: file.metadata)
+            return
+        }
+        let changes = Table(file: file, path: path, changes: nil, basePath: nil, metadata: file.metadata)
+        let basePath = TableVersions(table: path).path(of: layer.base)
+        let base: OpenedTableFile
+        do {
+            base = try OpenedTableFile(path: basePath, descriptor: nil, options: options)
+        } catch {
+            throw LookupError.damaged(path, "its base \(basePath) cannot be opened: \(error.message)")
+        }
+        guard let baseMetadata = base.metadata, baseMetadata.layer == nil, baseMetadata.contentHash == layer.baseContentHash else {
+            throw LookupError.damaged(path, "its base \(basePath) is not the table its changes were made on (content hash \(base.metadata?.contentHash ?? "none"), expected \(layer.baseContentHash))")
+        }
+        self.init(file: base, path: path, changes: changes, basePath: basePath,
+                  metadata: baseMetadata.updated(by: layer, changes: file.metadata))
+    }
+
+    private init(file: OpenedTableFile, path: String, changes: Table?, basePath: String?, metadata: TableMetadata?) {
         self.path = path
-        let header = try TableFileHeader.read(path: path, fd: descriptor)
-        let regime = options.regime.map { MemoryRegime(tableSize: header.fileSize, memory: MemoryLimit.current, override: $0) }
-            ?? MemoryRegime.detect(tableSize: header.fileSize)
-        self.regime = regime
-        var flags: EnvironmentFlags = [.readOnly, .noSubdirectory, .noThreadLocalStorage]
-        if !options.useLockFile { flags.insert(.noLock) }
-        if options.noReadAhead || regime.kind == .largerThanMemory { flags.insert(.noReadAhead) }
-        let env: Environment
-        do {
-            env = try Environment(path: descriptor.map(Table.reopeningPath) ?? path, options: EnvironmentOptions(
-                flags: flags, mapSize: nil, maxReaders: options.maxReaders, maxDatabases: 4))
-        } catch {
-            throw LookupError(error, path: path)
-        }
-        // A failed LMDB assertion on a damaged page trips an armed fault guard (one line, exit 2).
-        env.setAssertionHandler(TableFaultGuard.lmdbAssertion)
-        // The file may have been replaced between the check and the open: check what LMDB
-        // actually mapped, through its own descriptor, before any page is touched.
-        do {
-            let fd = try env.fileDescriptor()
-            fileHeader = try TableFileHeader.read(path: path, fd: fd)
-            self.fileSize = fileHeader.fileSize
-        } catch let error as LookupError {
-            throw error
-        } catch {
-            throw LookupError(.io, path: path, "\(error)")
-        }
-        self.environment = env
-        pages = regime.kind == .largerThanMemory ? env.readBounds.map {
-            PageRequests(map: UnsafeRawPointer(bitPattern: $0.start)!, size: Int($0.end - $0.start))
-        } : nil
-        do {
-            let fileSize = self.fileSize
-            (database, metadata, keyIndex) = try env.read { txn in
-                let main = try txn.openDatabase()
-                // A table built by `lookup` keeps records in "data" and metadata in "meta";
-                // any other LMDB file is read from its main database.
-                guard try txn.get(main, TableLayout.dataDatabase) != nil,
-                      let data = try? txn.openDatabase(TableLayout.dataDatabase) else {
-                    // A table of lookup's whose main database flags were damaged no longer
-                    // finds its named databases: it must not pass for a plain LMDB file.
-                    if let damage = try Self.damagedLayout(txn, main) { throw LookupError.damaged(path, damage) }
-                    return (main, nil, nil)
-                }
-                // lookup build creates every database with default flags: other flags make
-                // LMDB compare keys another way, and lookups would silently miss.
-                for (name, db) in [("main", main), (TableLayout.dataDatabase, data)] {
-                    let flags = try txn.flags(of: db).rawValue
-                    if flags != 0 { throw LookupError.damaged(path, "the \(name) database has flags \(flags); lookup build writes 0") }
-                }
-                // Every table of lookup's has its metadata (count, content hash): without it,
-                // what the file holds cannot be told from what it should hold.
-                let metadata: TableMetadata
-                guard let meta = try? txn.openDatabase(TableLayout.metaDatabase),
-                      let bytes = try txn.get(meta, TableLayout.metadataKey) else {
-                    throw LookupError.damaged(path, "it has records but no metadata")
-                }
-                do { metadata = try TableMetadata.decode(bytes) } catch {
-                    throw LookupError.damaged(path, "its metadata is not readable JSON")
-                }
-                var index: KeyIndex?
-                if try txn.get(main, TableLayout.indexDatabase) != nil,
-                   let db = try? txn.openDatabase(TableLayout.indexDatabase),
-                   let bytes = try txn.get(db, TableLayout.indexKey) {
-                    // Use it only where it points at the records the B+tree has. Pages that
-                    // cannot be read here mean no index, not a failed open: `check` reports them.
-                    let ends = (try? txn.withCursor(data) { cursor in (try cursor.first()?.key, try cursor.last()?.key) }) ?? (nil, nil)
-                    if let first = ends.0?.baseAddress,
-                       let map = MapBounds.base(of: first, pageSize: try txn.stat(data).pageSize),
-                       let candidate = KeyIndex(stored: bytes, map: map, fileSize: fileSize),
-                       KeyIndex.agrees(bytes, map: map, transaction: txn.id, first: ends.0, last: ends.1) {
-                        index = candidate
-                    }
-                }
-                return (data, metadata, index)
-            }
-            keyForm = metadata?.keyForm ?? KeyForm()
-            valuesPerKey = metadata?.valuesPerKey ?? .one
-        } catch let error as LMDBError {
-            throw LookupError(error, path: path)
-        } catch let error as LookupError {
-            throw error
-        } catch {
-            throw LookupError(.notATable, path: path, "cannot read table: \(error)")
-        }
+        self.environment = file.environment
+        self.database = file.database
+        self.fileMetadata = file.metadata
+        self.metadata = metadata
+        self.fileSize = file.fileSize
+        self.keyIndex = file.keyIndex
+        self.fileHeader = file.fileHeader
+        self.regime = file.regime
+        self.pages = file.pages
+        self.changeLayer = changes
+        self.basePath = basePath
+        keyForm = metadata?.keyForm ?? KeyForm()
+        valuesPerKey = metadata?.valuesPerKey ?? .one
     }
 
     /// Why a file whose main database does not find "data" is not to be read as a plain LMDB
     /// file: its main database holds only named databases (as a table of lookup's does),
     /// but none LMDB finds as "data": the main database's flags or its page are damaged, or it
     /// is another program's multi-database file. `nil` for a plain file of records.
-    private static func damagedLayout(_ txn: borrowing Transaction, _ main: Database) throws -> String? {
+    fileprivate static func damagedLayout(_ txn: borrowing Transaction, _ main: Database) throws -> String? {
         let stat = try txn.stat(main)
         guard stat.entries > 0, stat.entries <= 3 else { return nil }
         let keys = try txn.withCursor(main) { cursor in
@@ -227,8 +207,17 @@ public final class Table: @unchecked Sendable {
     /// Runs `body` with a reader: one read transaction for many lookups (the fast way).
     public func read<R>(_ body: (borrowing TableReader) throws -> R) throws -> R {
         do {
+            guard let changeLayer else {
+                return try environment.read { txn in
+                    try body(TableReader(view: ReadView(txn, database: database), table: self))
+                }
+            }
+            // An updated table: the base and its change layer, each in a read transaction.
             return try environment.read { txn in
-                try body(TableReader(view: ReadView(txn, database: database), table: self))
+                try changeLayer.environment.read { changes in
+                    try body(TableReader(view: ReadView(txn, database: database), table: self,
+                                         changes: ReadView(changes, database: changeLayer.database)))
+                }
             }
         } catch let error as LMDBError {
             throw LookupError(error, path: path)
@@ -345,6 +334,13 @@ public final class Table: @unchecked Sendable {
         try read { reader in try reader.scan(from: lower, to: upper, body) }
     }
 
+    /// Calls `body` for every record in key order until it returns `false`; returns the
+    /// number visited and the content hash of what was read, to compare with the metadata's
+    /// (see `TableReader.scanHashing`).
+    public func scanHashing(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> (visited: Int, contentHash: String) {
+        try read { reader in try reader.scanHashing(body) }
+    }
+
     /// Number of records.
     public func count() throws -> Int {
         try read { reader in try reader.count() }
@@ -356,12 +352,28 @@ public final class Table: @unchecked Sendable {
         do { info = try environment.info() } catch { throw LookupError(error, path: path) }
         let stat: DatabaseStat = try read { reader in try reader.stat() }
         let locked = !environment.flags.contains(.noLock)
-        return TableStats(
+        var stats = TableStats(
             path: path, entries: stat.entries, fileSize: fileSize, depth: stat.depth, pageSize: stat.pageSize,
             branchPages: stat.branchPages, leafPages: stat.leafPages, overflowPages: stat.overflowPages,
             pagesInUse: info.lastPageNumber + 1, mapSize: info.mapSize,
             readersInUse: locked ? info.readersInUse : nil, maxReaders: locked ? info.maxReaders : nil,
             metadata: metadata, keyIndexSize: keyIndex?.size ?? 0, regime: regimeDescription)
+        if let changeLayer, let basePath, let layer = metadata?.layer {
+            stats.entries = layer.records
+            var marks = 0
+            try changeLayer.read { reader in
+                _ = try reader.scan(from: nil, to: nil) { _, stored in
+                    if case .deleted = ChangeRecord.decode(stored) { marks += 1 }
+                    return true
+                }
+            }
+            stats.layers = [
+                TableLayerStats(role: "base", path: basePath, records: stat.entries, fileSize: fileSize),
+                TableLayerStats(role: "changes", path: changeLayer.path, records: try changeLayer.count(), deletionMarks: marks,
+                                fileSize: changeLayer.fileSize),
+            ]
+        }
+        return stats
     }
 
     /// The regime and what it does with the key index, for people.
@@ -384,5 +396,105 @@ public final class Table: @unchecked Sendable {
             done = true
         }
         return true
+    }
+}
+
+/// One table file opened read-only: its environment, records' database, metadata and key
+/// index, checked to be a whole LMDB file of lookup's layout (or a plain LMDB file).
+struct OpenedTableFile {
+    let environment: Environment
+    let database: Database
+    let metadata: TableMetadata?
+    let keyIndex: KeyIndex?
+    let fileHeader: TableFileHeader
+    let fileSize: Int
+    let regime: MemoryRegime
+    let pages: PageRequests?
+
+    /// Opens the file `descriptor` refers to when given, else `path` (which names it in errors).
+    init(path: String, descriptor: Int32?, options: TableOptions) throws(LookupError) {
+        let header = try TableFileHeader.read(path: path, fd: descriptor)
+        let regime = options.regime.map { MemoryRegime(tableSize: header.fileSize, memory: MemoryLimit.current, override: $0) }
+            ?? MemoryRegime.detect(tableSize: header.fileSize)
+        self.regime = regime
+        var flags: EnvironmentFlags = [.readOnly, .noSubdirectory, .noThreadLocalStorage]
+        if !options.useLockFile { flags.insert(.noLock) }
+        if options.noReadAhead || regime.kind == .largerThanMemory { flags.insert(.noReadAhead) }
+        let env: Environment
+        do {
+            env = try Environment(path: descriptor.map(Table.reopeningPath) ?? path, options: EnvironmentOptions(
+                flags: flags, mapSize: nil, maxReaders: options.maxReaders, maxDatabases: 4))
+        } catch {
+            throw LookupError(error, path: path)
+        }
+        // A failed LMDB assertion on a damaged page trips an armed fault guard (one line, exit 2).
+        env.setAssertionHandler(TableFaultGuard.lmdbAssertion)
+        // The file may have been replaced between the check and the open: check what LMDB
+        // actually mapped, through its own descriptor, before any page is touched.
+        do {
+            let fd = try env.fileDescriptor()
+            fileHeader = try TableFileHeader.read(path: path, fd: fd)
+            self.fileSize = fileHeader.fileSize
+        } catch let error as LookupError {
+            throw error
+        } catch {
+            throw LookupError(.io, path: path, "\(error)")
+        }
+        self.environment = env
+        pages = regime.kind == .largerThanMemory ? env.readBounds.map {
+            PageRequests(map: UnsafeRawPointer(bitPattern: $0.start)!, size: Int($0.end - $0.start))
+        } : nil
+        do {
+            let fileSize = self.fileSize
+            (database, metadata, keyIndex) = try env.read { txn in
+                let main = try txn.openDatabase()
+                // A table built by `lookup` keeps records in "data" and metadata in "meta";
+                // any other LMDB file is read from its main database.
+                guard try txn.get(main, TableLayout.dataDatabase) != nil,
+                      let data = try? txn.openDatabase(TableLayout.dataDatabase) else {
+                    // A table of lookup's whose main database flags were damaged no longer
+                    // finds its named databases: it must not pass for a plain LMDB file.
+                    if let damage = try Table.damagedLayout(txn, main) { throw LookupError.damaged(path, damage) }
+                    return (main, nil, nil)
+                }
+                // lookup build creates every database with default flags: other flags make
+                // LMDB compare keys another way, and lookups would silently miss.
+                for (name, db) in [("main", main), (TableLayout.dataDatabase, data)] {
+                    let flags = try txn.flags(of: db).rawValue
+                    if flags != 0 { throw LookupError.damaged(path, "the \(name) database has flags \(flags); lookup build writes 0") }
+                }
+                // Every table of lookup's has its metadata (count, content hash): without it,
+                // what the file holds cannot be told from what it should hold.
+                let metadata: TableMetadata
+                guard let meta = try? txn.openDatabase(TableLayout.metaDatabase),
+                      let bytes = try txn.get(meta, TableLayout.metadataKey) else {
+                    throw LookupError.damaged(path, "it has records but no metadata")
+                }
+                do { metadata = try TableMetadata.decode(bytes) } catch {
+                    throw LookupError.damaged(path, "its metadata is not readable JSON")
+                }
+                var index: KeyIndex?
+                if try txn.get(main, TableLayout.indexDatabase) != nil,
+                   let db = try? txn.openDatabase(TableLayout.indexDatabase),
+                   let bytes = try txn.get(db, TableLayout.indexKey) {
+                    // Use it only where it points at the records the B+tree has. Pages that
+                    // cannot be read here mean no index, not a failed open: `check` reports them.
+                    let ends = (try? txn.withCursor(data) { cursor in (try cursor.first()?.key, try cursor.last()?.key) }) ?? (nil, nil)
+                    if let first = ends.0?.baseAddress,
+                       let map = MapBounds.base(of: first, pageSize: try txn.stat(data).pageSize),
+                       let candidate = KeyIndex(stored: bytes, map: map, fileSize: fileSize),
+                       KeyIndex.agrees(bytes, map: map, transaction: txn.id, first: ends.0, last: ends.1) {
+                        index = candidate
+                    }
+                }
+                return (data, metadata, index)
+            }
+        } catch let error as LMDBError {
+            throw LookupError(error, path: path)
+        } catch let error as LookupError {
+            throw error
+        } catch {
+            throw LookupError(.notATable, path: path, "cannot read table: \(error)")
+        }
     }
 }

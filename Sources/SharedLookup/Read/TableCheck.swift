@@ -18,8 +18,17 @@ public struct TableCheckReport: Sendable, Codable {
 }
 
 extension Table {
-    /// Reads every record in key order and compares what it finds with the metadata.
+    /// Reads every record in key order and compares what it finds with the metadata. An
+    /// updated table's base and change layer are each checked so, and its current contents
+    /// (base and changes merged) against the version's record count and content hash.
     public func verify() throws -> TableCheckReport {
+        let report = try verifyFile()
+        guard let changeLayer else { return report }
+        return try verifyLayered(base: report, changes: try changeLayer.verifyFile())
+    }
+
+    /// Checks the file the environment reads (an updated table's base) against its own metadata.
+    func verifyFile() throws -> TableCheckReport {
         var problems: [String] = []
         var records = 0
         var bytes = 0
@@ -91,7 +100,7 @@ extension Table {
         if indexMisses > 0 { problems.append("the key index does not find \(indexMisses) records of the table") }
         if badSegments > 0 { problems.append("\(badSegments) segments of the range table are malformed, empty or overlap the next") }
         if badLists > 0 { problems.append("\(badLists) values are not well-formed lists of values (a one-to-many table)") }
-        if many, badLists == 0, let recorded = metadata?.values, recorded != values {
+        if many, badLists == 0, let recorded = fileMetadata?.values, recorded != values {
             problems.append("metadata says \(recorded) values, the lists hold \(values)")
         }
         if badKeys > 0 { problems.append("\(badKeys) keys empty or longer than \(lmdbMaxKeySize) bytes") }
@@ -103,7 +112,7 @@ extension Table {
             // (A plain LMDB file may hold duplicate-sorted values, whose pages count otherwise.)
             if let dataStat { problems += pages.problems("the records' database", counted: dataStat) }
         }
-        if let metadata {
+        if let metadata = fileMetadata {
             if metadata.records != records {
                 problems.append("metadata says \(metadata.records) records, the table holds \(records)")
             }

@@ -28,10 +28,11 @@ extension Table {
     }
 
     /// Device and inode of the file this table mapped (through LMDB's own descriptor), to tell
-    /// whether two processes read the same table file.
+    /// whether two processes read the same table file. For an updated table, its change
+    /// layer's: the file its path names (which names its base).
     public func mappedFileID() throws(LookupError) -> (device: UInt64, inode: UInt64) {
         let fd: Int32
-        do { fd = try environment.fileDescriptor() } catch { throw LookupError(error, path: path) }
+        do { fd = try (changeLayer?.environment ?? environment).fileDescriptor() } catch { throw LookupError(error, path: path) }
         var info = stat()
         if fstat(fd, &info) != 0 { throw LookupError.system("cannot stat table", path: path) }
         return (UInt64(info.st_dev), UInt64(info.st_ino))

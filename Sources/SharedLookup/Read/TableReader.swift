@@ -9,10 +9,13 @@ public struct TableReader: ~Copyable {
     let view: ReadView
     /// The table being read.
     public let table: Table
+    /// An updated table's change layer, in a read transaction of its own (see ChangeLayer.swift).
+    let changes: ReadView?
 
-    init(view: ReadView, table: Table) {
+    init(view: ReadView, table: Table, changes: ReadView? = nil) {
         self.view = view
         self.table = table
+        self.changes = changes
     }
 
     /// The stored value for `key` (in the table's stored form: see `Table.storedKey`),
@@ -25,6 +28,20 @@ public struct TableReader: ~Copyable {
         // `floorEntry`); in an exact table, an over-long key (which LMDB rejects) is missing.
         if table.matchKind != .exact { return try rangeValue(for: key) }
         if key.count > lmdbMaxKeySize { return nil }
+        if changes != nil {
+            switch try change(for: key) {
+            case .deleted, .malformed: return nil
+            case .value(let value): return value
+            case nil: break
+            }
+        }
+        return try fileValue(for: key)
+    }
+
+    /// The value for `key` in the file the environment reads (an updated table's base),
+    /// without its changes.
+    @inline(__always)
+    func fileValue(for key: UnsafeRawBufferPointer) throws(LookupError) -> UnsafeRawBufferPointer? {
         if let index = table.keyIndex { return try value(for: key, hash: KeyIndex.hash(key), index: index) }
         return try treeValue(for: key)
     }
@@ -135,7 +152,16 @@ public struct TableReader: ~Copyable {
     @discardableResult
     public func scan<K: LMDBBytes>(prefix: K, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Int {
         try prefix.withLMDBBytes { p in
-            try withCursor { cursor in try cursor.forEach(prefix: p) { try body($0.key, $0.value) } }
+            if changes != nil {
+                var visited = 0
+                _ = try forEachMerged(from: p, to: nil) { key, value in
+                    guard key.starts(with: p) else { return false }
+                    visited += 1
+                    return try body(key, value)
+                }
+                return visited
+            }
+            return try withCursor { cursor in try cursor.forEach(prefix: p) { try body($0.key, $0.value) } }
         }
     }
 
@@ -146,15 +172,19 @@ public struct TableReader: ~Copyable {
         let lo = lower ?? [], hi = upper ?? []
         return try lo.withUnsafeBytes { l in
             try hi.withUnsafeBytes { h in
-                try withCursor { cursor in
+                if changes != nil { return try forEachMerged(from: lower == nil ? nil : l, to: upper == nil ? nil : h, body) }
+                return try withCursor { cursor in
                     try cursor.forEach(from: lower == nil ? nil : l, to: upper == nil ? nil : h) { try body($0.key, $0.value) }
                 }
             }
         }
     }
 
-    /// Number of records.
-    public func count() throws -> Int { try stat().entries }
+    /// Number of records (of an updated table: as its metadata records them).
+    public func count() throws -> Int {
+        if changes != nil, let records = table.metadata?.layer?.records { return records }
+        return try stat().entries
+    }
 
     /// B+tree statistics of the records' database.
     public func stat() throws -> DatabaseStat {

@@ -1,0 +1,105 @@
+// ChangeLayer: how an updated table is stored. `lookup update` does not rewrite the table: it
+// writes a small table file of changes (the change layer) whose records are the keys changed
+// since the base was built, each with a tag byte: 1 and the new value (an upsert), or 0 alone
+// (the key is deleted). The layer's metadata names its base, a file in the versions directory
+// (TableVersions), and the current table path is the layer file itself. Readers consult the
+// layer first, through its own key index, then the base. Each update writes a new layer
+// holding the previous layer's changes and the new ones, so a read looks in at most two
+// files; `lookup compact` folds them into a new base.
+import Foundation
+
+/// What `lookup update` made: stored in a change layer's metadata (`TableMetadata.layer`).
+public struct LayerInfo: Codable, Sendable, Equatable {
+    /// This version's number (its file is `v<number>.lmdb` in the versions directory).
+    public var version: Int
+    /// The version the update was applied to.
+    public var madeFrom: Int
+    /// The base's file name in the versions directory.
+    public var base: String
+    /// The base's content hash, checked when the table is opened.
+    public var baseContentHash: String
+    /// Records of this version: the base's, with the changes applied.
+    public var records: Int
+    /// The content hash of this version: of the base's and the layer's hashes.
+    public var contentHash: String
+    /// Keys given a value by this update, and how many of them were new.
+    public var upserted: Int, inserted: Int
+    /// Keys this update deleted (that were in the table).
+    public var deleted: Int
+    /// The change files this update read ("api" for changes made in code).
+    public var changeSources: [String]
+    /// Changed keys in the layer (upserts and deletion marks, from every update since the base).
+    public var layerRecords: Int
+}
+
+/// A change layer's record value: a tag byte, then the value of an upsert.
+enum ChangeRecord {
+    static let deletedTag: UInt8 = 0
+    static let upsertTag: UInt8 = 1
+
+    /// What a stored layer value says.
+    enum Decoded {
+        case deleted
+        case value(UnsafeRawBufferPointer)
+        case malformed
+    }
+
+    @inline(__always)
+    static func decode(_ stored: UnsafeRawBufferPointer) -> Decoded {
+        guard let tag = stored.first else { return .malformed }
+        if tag == upsertTag { return .value(UnsafeRawBufferPointer(rebasing: stored[1...])) }
+        return tag == deletedTag && stored.count == 1 ? .deleted : .malformed
+    }
+
+    /// The stored form of an upsert of `value`.
+    static func upsert(_ value: UnsafeRawBufferPointer) -> [UInt8] {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(value.count + 1)
+        bytes.append(upsertTag)
+        bytes.append(contentsOf: value)
+        return bytes
+    }
+
+    /// The stored form of a deletion mark.
+    static let deletion: [UInt8] = [deletedTag]
+}
+
+extension TableMetadata {
+    /// The metadata of a version made by `layer`'s update of a table with this (its base's)
+    /// metadata: the base's description, the version's record count and content hash, the
+    /// update's time, and the layer.
+    func updated(by layer: LayerInfo, changes: TableMetadata?) -> TableMetadata {
+        var m = self
+        m.records = layer.records
+        m.contentHash = layer.contentHash
+        m.builtAt = changes?.builtAt ?? builtAt
+        m.layer = layer
+        // Counts of the base's values and dropped duplicates describe the base only.
+        m.values = nil
+        return m
+    }
+
+    /// Takes `other`'s description of the records: where they came from and how keys and
+    /// columns are formed (a compacted table describes its records as its source did).
+    mutating func describe(as other: TableMetadata) {
+        sources = other.sources
+        format = other.format
+        keyColumn = other.keyColumn
+        keyField = other.keyField
+        delimiter = other.delimiter
+        keyColumns = other.keyColumns
+        keyParts = other.keyParts
+        ignoreCase = other.ignoreCase
+        trim = other.trim
+        columns = other.columns
+        columnCount = other.columnCount
+    }
+
+    /// The content hash of a version made of a base and a change layer with these hashes.
+    static func layeredContentHash(base: String, changes: String) -> String {
+        var hash = ContentHash()
+        let key = Array(base.utf8), value = Array(changes.utf8)
+        key.withUnsafeBytes { k in value.withUnsafeBytes { v in hash.add(key: k, value: v) } }
+        return hash.hex
+    }
+}
