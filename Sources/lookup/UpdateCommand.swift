@@ -11,7 +11,8 @@ struct UpdateCommand: ParsableCommand {
         discussion: """
         Upserts (--upsert) are read as `lookup build` reads its inputs: the same formats, \
         compression, -k, --header, --delimiter and --duplicates (default: the table's own key \
-        columns, delimiter and duplicate policy; its case folding and trimming always apply). \
+        columns, delimiter, header and duplicate policy; its case folding and trimming always \
+        apply). \
         An upsert gives its key the new value (every value of the key, for a one-to-many table). \
         Deletes (--delete) are keys: the key column(s) of a CSV or TSV file, the key field of JSON \
         Lines, else one key per line (a composite key's parts joined by a tab). A key both upserted \
@@ -47,8 +48,8 @@ struct UpdateCommand: ParsableCommand {
     @Option(name: [.customShort("d"), .customLong("delimiter")], help: "Field delimiter: one character, or tab (default: the table's).")
     var delimiter: String?
 
-    @Flag(help: "The first line of each change file is a header: skip it.")
-    var header = false
+    @Flag(inversion: .prefixedNo, help: "The first line of each change file is a header: skip it (default: when the table was built with --header).")
+    var header: Bool?
 
     @Option(help: "Duplicate keys among the upserts: error, first, last or all (default: the table's policy).")
     var duplicates: DuplicatePolicy?
@@ -78,7 +79,8 @@ struct UpdateCommand: ParsableCommand {
             // The table's own reading of records, with what the command line changes.
             let opened = try openTable(table)
             let metadata = opened.metadata
-            var record = RecordOptions(delimiter: delimiter.flatMap(parseDelimiter) ?? metadata?.delimiter?.utf8.first, header: header,
+            var record = RecordOptions(delimiter: delimiter.flatMap(parseDelimiter) ?? metadata?.delimiter?.utf8.first,
+                                       header: header ?? (metadata?.columns != nil),
                                        keyField: keyField ?? metadata?.keyField ?? "key")
             record.keyColumns = keyColumn?.columns ?? metadata?.keyColumnList ?? [1]
             if let unknown = upsert.first(where: { format == nil && RecordFormat.infer(fromPath: $0) == nil }) {

@@ -105,7 +105,7 @@ final class CoordinatorLoop {
         if options.start == .fork {
             // The child keeps the table's descriptor, at the coordinator's number.
             let inherited = scheduler.workers.flatMap { [$0.taskFD, $0.reports.fd] } + [interrupt.readFD, interrupt.writeFD]
-            let handoff = table.handoff(at: table.descriptor)
+            let handoff = table.handoff(at: table.descriptor, base: table.baseDescriptor)
             let body = startFork
             worker = try WorkerProcess.fork(closeInChild: inherited) { body(handoff, $0, $1) }
         } else {

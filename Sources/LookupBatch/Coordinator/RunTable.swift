@@ -46,6 +46,9 @@ final class RunTable {
     let regime: String
     /// The table's metadata (how its keys are formed, its columns).
     let metadata: TableMetadata?
+    /// An updated table's base file, open for the run too (never 0...9): a later update may
+    /// remove it from the versions directory while workers still start.
+    let baseDescriptor: Int32?
 
     /// Opens the table at `path`, checks that it is a table (a clear error before any worker
     /// starts), and reads its identity. The `Table` handle is closed again at once: nothing
@@ -63,7 +66,22 @@ final class RunTable {
         do {
             var info = stat()
             if fstat(fd, &info) != 0 { throw LookupError.system("cannot stat table", path: path) }
-            let table = try Table(descriptor: fd, path: path)
+            var table = try Table(descriptor: fd, path: path)
+            if let basePath = table.basePath {
+                let base = open(basePath, O_RDONLY | O_CLOEXEC)
+                if base < 0 { throw LookupError.system("cannot open the table's base", path: basePath) }
+                let moved = fcntl(base, F_DUPFD_CLOEXEC, 10)
+                close(base)
+                if moved < 0 { throw LookupError.system("cannot open the table's base", path: basePath) }
+                baseDescriptor = moved
+                // The base this descriptor reads is the one the table's changes were made on.
+                do { table = try Table(descriptor: fd, path: path, baseDescriptor: moved) } catch {
+                    close(moved)
+                    throw error
+                }
+            } else {
+                baseDescriptor = nil
+            }
             metadata = table.metadata
             let contentHash = table.metadata?.contentHash
             regime = table.regimeDescription
@@ -76,10 +94,15 @@ final class RunTable {
         }
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        close(descriptor)
+        if let baseDescriptor { close(baseDescriptor) }
+    }
 
-    /// What a worker needs to open this file: the descriptor number it has it at.
-    func handoff(at descriptor: Int32) -> TableHandoff {
-        TableHandoff(descriptor: descriptor, device: identity.device, inode: identity.inode)
+    /// What a worker needs to open this file: the descriptor numbers it has it (and its base)
+    /// at.
+    func handoff(at descriptor: Int32, base: Int32?) -> TableHandoff {
+        TableHandoff(descriptor: descriptor, device: identity.device, inode: identity.inode,
+                     baseDescriptor: baseDescriptor == nil ? nil : base)
     }
 }

@@ -55,7 +55,8 @@ final class WorkerProcess {
         let config = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
         var environment = ProcessInfo.processInfo.environment
         environment[BatchWorker.configVariable] = config
-        environment[TableHandoff.variable] = try table.handoff(at: TableHandoff.spawnDescriptor).environmentValue()
+        environment[TableHandoff.variable] = try table.handoff(at: TableHandoff.spawnDescriptor,
+                                                               base: TableHandoff.spawnBaseDescriptor).environmentValue()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -64,6 +65,7 @@ final class WorkerProcess {
         // Last, once the pipes are in place: the table's descriptor is never 0...9 (RunTable),
         // so this is a real dup2, which leaves the copy open across the exec.
         posix_spawn_file_actions_adddup2(&actions, table.descriptor, TableHandoff.spawnDescriptor)
+        if let base = table.baseDescriptor { posix_spawn_file_actions_adddup2(&actions, base, TableHandoff.spawnBaseDescriptor) }
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(executable), nil]
         let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {

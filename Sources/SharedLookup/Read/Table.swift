@@ -147,9 +147,10 @@ public final class Table: @unchecked Sendable {
 
     /// Opens the file `descriptor` refers to when given, else `path`; `path` names the table
     /// in `self.path` and in errors either way (see TableDescriptorOpen.swift). A file that is
-    /// the change layer of an updated table opens its base too, from the versions directory
-    /// beside `path`, and checks it is the base the changes were made on.
-    convenience init(path: String, descriptor: Int32?, options: TableOptions) throws(LookupError) {
+    /// the change layer of an updated table opens its base too (through `baseDescriptor` when
+    /// given, else from the versions directory beside `path`), and checks it is the base the
+    /// changes were made on.
+    convenience init(path: String, descriptor: Int32?, baseDescriptor: Int32? = nil, options: TableOptions) throws(LookupError) {
         let file = try OpenedTableFile(path: path, descriptor: descriptor, options: options)
         guard let layer = file.metadata?.layer else {
             self.init(file: file, path: path, changes: nil, basePath: nil, metadata: file.metadata)
@@ -159,7 +160,7 @@ public final class Table: @unchecked Sendable {
         let basePath = TableVersions(table: path).path(of: layer.base)
         let base: OpenedTableFile
         do {
-            base = try OpenedTableFile(path: basePath, descriptor: nil, options: options)
+            base = try OpenedTableFile(path: basePath, descriptor: baseDescriptor, options: options)
         } catch {
             throw LookupError.damaged(path, "its base \(basePath) cannot be opened: \(error.message)")
         }

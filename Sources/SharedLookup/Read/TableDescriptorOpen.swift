@@ -8,12 +8,15 @@ extension Table {
     /// need not be the file at `path` any more: a table republished by rename leaves the
     /// descriptor on the old file). `path` names the table in `self.path` and in errors.
     /// `descriptor` stays the caller's: the table opens the file anew through it and never
-    /// closes it. Such a table has no lock file (`options.useLockFile` is refused).
-    public convenience init(descriptor: Int32, path: String, options: TableOptions = TableOptions()) throws(LookupError) {
+    /// closes it. Such a table has no lock file (`options.useLockFile` is refused). For an
+    /// updated table, `baseDescriptor` is its base file's (`basePath`), read instead of the
+    /// file of that name, which a later update may have removed.
+    public convenience init(descriptor: Int32, path: String, baseDescriptor: Int32? = nil,
+                            options: TableOptions = TableOptions()) throws(LookupError) {
         if options.useLockFile {
             throw LookupError(.usage, path: path, "a table opened through a descriptor has no lock file; open it by path instead")
         }
-        try self.init(path: path, descriptor: descriptor, options: options)
+        try self.init(path: path, descriptor: descriptor, baseDescriptor: baseDescriptor, options: options)
     }
 
     /// A path that opens the file behind `descriptor` again: `/proc/self/fd/N` on Linux, which
