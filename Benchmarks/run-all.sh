@@ -3,12 +3,13 @@
 # (run.sh) and the batch join against its peers (run-batch.sh); then the join kinds (one-to-many,
 # composite keys) against DuckDB and Polars at one size (run-joins.sh); then the range lookups
 # (IPv4 ranges and CIDR blocks) against DuckDB, maxminddb and the W1 join (run-ranges.sh); then
-# one summary with the targets, met or not, and a chart.
+# table updates against full builds (run-updates.sh, its own report updates.md); then one
+# summary with the targets, met or not, and a chart.
 #
 #   Benchmarks/run-all.sh [--sizes "1000000 5000000 50000000"] [--files 16] [--lines 1000000]
 #                         [--runs 3] [--get-keys 1000000] [--memory 1G] [--max-peer-keys 10000000]
 #                         [--joins-keys 5000000] [--no-joins] [--ranges-rows 1000000]
-#                         [--no-ranges] [--results DIR]
+#                         [--no-ranges] [--no-updates] [--results DIR]
 #
 #   --sizes LIST      table sizes (rows), space-separated (default "1000000 5000000 50000000")
 #   --files F         join input files (default 16)
@@ -22,9 +23,11 @@
 #   --no-joins        skip the join-kinds step (run-joins.sh) and its targets
 #   --ranges-rows N   rows of the range tables of the range-lookup step (default 1000000)
 #   --no-ranges       skip the range-lookup step (run-ranges.sh) and its targets
+#   --no-updates      skip the table-update step (run-updates.sh: 5M-row W1 table, and the
+#                     50M-row one when --sizes has 50000000)
 #   --results DIR     where the results go (default Benchmarks/results): DIR/size-N/build-get.*,
 #                     DIR/size-N/batch-join.*, DIR/joins.{md,jsonl}, DIR/ranges.{md,jsonl},
-#                     DIR/summary.md, summary.json, summary.svg
+#                     DIR/updates.{md,jsonl}, DIR/summary.md, summary.json, summary.svg
 set -euo pipefail
 
 SIZES="1000000 5000000 50000000"
@@ -38,11 +41,12 @@ JOINS_KEYS=5000000
 JOINS=1
 RANGES_ROWS=1000000
 RANGES=1
+UPDATES=1
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RESULTS="$BENCH/results"
 INVOCATION="Benchmarks/run-all.sh${*:+ $*}"
 
-usage() { sed -n '2,28s/^# \{0,1\}//p' "$0"; exit "${1:-2}"; }
+usage() { sed -n '2,31s/^# \{0,1\}//p' "$0"; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) SIZES="${2:?--sizes needs a list}"; shift 2 ;;
@@ -56,6 +60,7 @@ while [ $# -gt 0 ]; do
     --no-joins) JOINS=0; shift ;;
     --ranges-rows) RANGES_ROWS="${2:?--ranges-rows needs a number}"; shift 2 ;;
     --no-ranges) RANGES=0; shift ;;
+    --no-updates) UPDATES=0; shift ;;
     --results) RESULTS="${2:?--results needs a directory}"; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "run-all.sh: unknown argument: $1" >&2; usage 2 ;;
@@ -80,6 +85,12 @@ NEED_MIB=$(( (BIG * (2 * 34 + 3 * 48) + FILES * LINES * 48 * 3) / 1048576 + 512 
 # The range lookups (run-ranges.sh): two tables in four forms, two inputs, the reference
 # outputs and two more at once; W1's data is the 5M-key size's, when --sizes has it.
 [ "$RANGES" -eq 0 ] || NEED_MIB=$(( NEED_MIB + (RANGES_ROWS * 1000 + FILES * LINES * 400) / 1048576 ))
+# The table updates (run-updates.sh): the 5M-row W1 table in three forms, its applied changes,
+# two join outputs; with 50M rows, two more bases of that size (the data is run.sh's).
+UPDATES_BIG=--no-big
+[[ " $SIZES " != *" 50000000 "* ]] || UPDATES_BIG=--big
+[ "$UPDATES" -eq 0 ] || NEED_MIB=$(( NEED_MIB + (5000000 * 224 + FILES * LINES * 64) / 1048576 ))
+[ "$UPDATES" -eq 0 ] || [ "$UPDATES_BIG" = --no-big ] || NEED_MIB=$(( NEED_MIB + 50000000 * 138 / 1048576 ))
 mkdir -p "$BENCH/data" "$BENCH/work"
 FREE_MIB=$(df -Pm "$BENCH/data" | awk 'NR==2{print $4}')
 [ "$FREE_MIB" -ge "$NEED_MIB" ] ||
@@ -109,6 +120,12 @@ if [ "$RANGES" -eq 1 ]; then
   "$BENCH/run-ranges.sh" --rows "$RANGES_ROWS" --files "$FILES" --lines "$LINES" --runs "$RUNS" \
     --workers 2 --w1-keys 5000000 --results "$RESULTS"
   RANGES_ARGS=(--ranges "$RESULTS/ranges.jsonl")
+fi
+
+if [ "$UPDATES" -eq 1 ]; then
+  printf '\n######## table updates\n' >&2
+  "$BENCH/run-updates.sh" --keys 5000000 --files "$FILES" --lines "$LINES" --runs "$RUNS" \
+    --workers 2 "$UPDATES_BIG" --results "$RESULTS"
 fi
 
 printf '\n######## summary\n' >&2

@@ -37,6 +37,12 @@ func compareKeys(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> In
     return a.count < b.count ? -1 : (a.count > b.count ? 1 : 0)
 }
 
+/// `compareKeys` for owned keys.
+@inline(__always)
+func compareKeys(_ a: [UInt8], _ b: [UInt8]) -> Int32 {
+    a.withUnsafeBytes { x in b.withUnsafeBytes { y in compareKeys(x, y) } }
+}
+
 /// Length of the longest prefix shared by `a` and `b`, at most `limit`.
 @inline(__always)
 func sharedPrefixLength(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, limit: Int) -> Int {

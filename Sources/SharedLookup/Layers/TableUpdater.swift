@@ -221,18 +221,28 @@ public final class TableUpdater {
         // The upserts, sorted and resolved as a build resolves duplicates.
         try upserts.publish()
         let upserted = try Table(path: upsertsPath)
+        // Deletes first, then upserts: a key in both keeps its upsert. Both in key order,
+        // merged into one list of changes.
+        deletes.sort { compareKeys($0, $1) < 0 }
         var changes: [Change] = []
+        changes.reserveCapacity(deletes.count + upserts.recordsAdded)
+        var d = 0
+        func takeDeletes(before key: UnsafeRawBufferPointer?) {
+            while d < deletes.count, key.map({ k in deletes[d].withUnsafeBytes { compareKeys($0, k) } <= 0 }) ?? true {
+                let equal = key.map { k in deletes[d].withUnsafeBytes { compareKeys($0, k) } == 0 } ?? false
+                if !equal && changes.last?.key != deletes[d] { changes.append(Change(key: deletes[d], value: nil)) }
+                d += 1
+            }
+        }
         try upserted.read { reader in
             _ = try reader.scan(from: nil, to: nil) { key, value in
+                takeDeletes(before: key)
                 changes.append(Change(key: Array(key), value: Array(value)))
                 return true
             }
         }
+        takeDeletes(before: nil)
         unlink(upsertsPath)
-        // Deletes first, then upserts: a key in both keeps its upsert.
-        let upsertKeys = Set(changes.map(\.key))
-        for key in Set(deletes) where !upsertKeys.contains(key) { changes.append(Change(key: key, value: nil)) }
-        changes.sort { $0.key.lexicographicallyPrecedes($1.key) }
 
         let number = versions.nextNumber()
         let name = TableVersions.fileName(version: number)
@@ -263,7 +273,7 @@ public final class TableUpdater {
             }
             var p = 0
             func carry(upTo key: [UInt8]?) throws {
-                while p < previous.count, key.map({ previous[p].key.lexicographicallyPrecedes($0) }) ?? true {
+                while p < previous.count, key.map({ compareKeys(previous[p].key, $0) < 0 }) ?? true {
                     try layer.add(key: previous[p].key, value: previous[p].stored)
                     p += 1
                 }
