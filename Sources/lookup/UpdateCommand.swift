@@ -79,7 +79,7 @@ struct UpdateCommand: ParsableCommand {
             // The table's own reading of records, with what the command line changes.
             let opened = try openTable(table)
             let metadata = opened.metadata
-            var record = RecordOptions(delimiter: delimiter.flatMap(parseDelimiter) ?? metadata?.delimiter?.utf8.first,
+            var record = RecordOptions(delimiter: delimiter.flatMap(parseDelimiter) ?? metadata?.customDelimiter,
                                        header: header ?? (metadata?.columns != nil),
                                        keyField: keyField ?? metadata?.keyField ?? "key")
             record.keyColumns = keyColumn?.columns ?? metadata?.keyColumnList ?? [1]

@@ -95,6 +95,14 @@ extension TableMetadata {
         columnCount = other.columnCount
     }
 
+    /// The delimiter the table was built with when it is not its format's own (`,` for CSV,
+    /// tab for TSV): change files in the table's format are read with it.
+    public var customDelimiter: UInt8? {
+        guard let delimiter, let byte = delimiter.utf8.first else { return nil }
+        let own: UInt8? = format == "csv" ? UInt8(ascii: ",") : format == "tsv" ? 9 : nil
+        return byte == own ? nil : byte
+    }
+
     /// The content hash of a version made of a base and a change layer with these hashes.
     static func layeredContentHash(base: String, changes: String) -> String {
         var hash = ContentHash()

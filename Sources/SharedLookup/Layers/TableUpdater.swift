@@ -78,7 +78,7 @@ public final class TableUpdater {
     public init(table: String, options: UpdateOptions = UpdateOptions(), waiting: () -> Void = {}) throws {
         self.table = table
         self.options = options
-        versions = TableVersions(table: table)
+        versions = try TableVersions.forWriting(table: table)
         // The table must be one lookup can update before anything is written beside it.
         let opened = try Table(path: table)
         try Self.checkUpdatable(opened)
@@ -92,7 +92,7 @@ public final class TableUpdater {
         var record = options.record ?? RecordOptions()
         if options.record == nil {
             record.keyColumns = metadata.keyColumnList
-            record.delimiter = metadata.delimiter?.utf8.first
+            record.delimiter = metadata.customDelimiter
             if let field = metadata.keyField { record.keyField = field }
         }
         if record.keyColumns.count != current.keyForm.parts && metadata.format != "jsonl" {
@@ -194,6 +194,10 @@ public final class TableUpdater {
                 }
             } else {
                 key = current.keyForm.keyBytes(fromTyped: Array(content))
+                let parts = key.reduce(1) { $0 + ($1 == KeyForm.partSeparator ? 1 : 0) }
+                if parts != current.keyForm.parts {
+                    throw LookupError(.badRecord, path: name, line: line, "the key has \(parts) part\(parts == 1 ? "" : "s"); the table's keys have \(current.keyForm.parts), joined by a tab")
+                }
             }
             key = key.withUnsafeBytes { Array(normalizer.normalize($0)) }
             if key.isEmpty || key.withUnsafeBytes({ KeyForm.isBlank($0, parts: current.keyForm.parts) }) {
@@ -304,7 +308,7 @@ public final class TableUpdater {
                                 records: records, contentHash: "", upserted: upsertCount, inserted: inserted, deleted: deleted,
                                 changeSources: sources, layerRecords: layerRecords)
         try layer.publish()
-        try versions.publish(name)
+        try versions.publish(name, replacing: currentNumber)
         versions.prune(keep: options.keep)
         return UpdateReport(version: number, madeFrom: currentNumber, records: records, upserted: upsertCount,
                             inserted: inserted, deleted: deleted, layerRecords: layerRecords)
@@ -314,7 +318,7 @@ public final class TableUpdater {
     /// the next version; returns it (`nil` when the table has no changes to fold).
     @discardableResult
     public static func compact(table: String, keep: Int = 2, wait: Bool = true, waiting: () -> Void = {}) throws -> UpdateReport? {
-        let versions = TableVersions(table: table)
+        let versions = try TableVersions.forWriting(table: table)
         let opened = try Table(path: table)
         try checkUpdatable(opened)
         let lock = try versions.lock(wait: wait, waiting: waiting)
@@ -341,7 +345,7 @@ public final class TableUpdater {
             }
         }
         let report = try builder.publish()
-        try versions.publish(name)
+        try versions.publish(name, replacing: currentNumber)
         versions.prune(keep: keep)
         return UpdateReport(version: number, madeFrom: currentNumber, records: report.records, upserted: 0, inserted: 0,
                             deleted: 0, layerRecords: 0)

@@ -9,21 +9,41 @@ import Foundation
 
 /// The versions of the table at `table`.
 public struct TableVersions: Sendable {
-    /// The table's path.
+    /// The table's path, as given (it names the table in messages).
     public let table: String
-    /// The directory holding the versions: the table's path with ".versions".
+    /// The table's file: `table` with symbolic links resolved (a link to a table names the
+    /// table; publishing replaces the file, not the link).
+    public let file: String
+    /// The directory holding the versions: the table file's path with ".versions".
     public let directory: String
+    /// Whether `table` is a version file itself (inside a versions directory): read, never
+    /// written.
+    public let isVersionFile: Bool
 
     /// The versions of the table at `table`. A path inside a versions directory (a version
     /// file itself) has its versions in that directory.
     public init(table: String) {
         self.table = table
-        let parent = (table as NSString).deletingLastPathComponent
-        if parent.hasSuffix(".versions"), Self.number(ofFile: (table as NSString).lastPathComponent) != nil {
-            directory = parent
-        } else {
-            directory = table + ".versions"
+        var resolved = table
+        if let real = realpath(table, nil) {
+            resolved = String(cString: real)
+            free(real)
         }
+        file = resolved
+        let parent = (resolved as NSString).deletingLastPathComponent
+        isVersionFile = parent.hasSuffix(".versions") && Self.number(ofFile: (resolved as NSString).lastPathComponent) != nil
+        directory = isVersionFile ? parent : resolved + ".versions"
+    }
+
+    /// The versions of `table` for a writer (update, compact, rollback): refuses a version
+    /// file given as the table, which must never change.
+    static func forWriting(table: String) throws -> TableVersions {
+        let versions = TableVersions(table: table)
+        if versions.isVersionFile {
+            let owner = String(versions.directory.dropLast(".versions".count))
+            throw LookupError(.usage, path: table, "is a version file of \(owner), which never changes; update, compact or roll back \(owner) itself")
+        }
+        return versions
     }
 
     /// The path of the version file named `name`.
@@ -73,7 +93,7 @@ public struct TableVersions: Sendable {
     /// version even when no update has recorded it yet (number 0: it becomes a version at the
     /// next update).
     public func list() throws -> [Version] {
-        let current = Self.fileID(table)
+        let current = Self.fileID(file)
         var versions: [Version] = []
         for (number, name) in files() {
             let path = path(of: name)
@@ -82,8 +102,8 @@ public struct TableVersions: Sendable {
                                           isCurrent: current != nil && Self.fileID(path) == current))
         }
         if !versions.contains(where: \.isCurrent), current != nil {
-            let file = try OpenedTableFile(path: table, descriptor: nil, options: TableOptions())
-            versions.append(Self.describe(number: 0, path: table, metadata: file.metadata, isCurrent: true))
+            let opened = try OpenedTableFile(path: file, descriptor: nil, options: TableOptions())
+            versions.append(Self.describe(number: 0, path: table, metadata: opened.metadata, isCurrent: true))
         }
         return versions
     }
@@ -153,11 +173,11 @@ public struct TableVersions: Sendable {
     /// in the directory, no copy) when it is not one yet (as after `lookup build`). Call with
     /// the lock held.
     func recordCurrent() throws -> Int {
-        guard let current = Self.fileID(table) else { throw LookupError(.io, path: table, "cannot open table: No such file or directory") }
+        guard let current = Self.fileID(file) else { throw LookupError(.io, path: table, "cannot open table: No such file or directory") }
         let all = files()
         if let found = all.first(where: { Self.fileID(path(of: $0.name)) == current }) { return found.number }
         let number = (all.last?.number ?? 0) + 1
-        if link(table, path(of: Self.fileName(version: number))) != 0 {
+        if link(file, path(of: Self.fileName(version: number))) != 0 {
             throw LookupError.system("cannot record the table as version \(number) in \(directory)", path: table)
         }
         syncDirectory(directory)
@@ -167,15 +187,27 @@ public struct TableVersions: Sendable {
     /// The number the next version gets.
     func nextNumber() -> Int { (files().last?.number ?? 0) + 1 }
 
-    /// Makes version `name` the table atomically: a link to it renamed over the table path.
-    func publish(_ name: String) throws {
-        let parent = (table as NSString).deletingLastPathComponent
-        let temporary = (parent.isEmpty ? "" : parent + "/") + "." + (table as NSString).lastPathComponent + ".tmp-publish-\(getpid())"
+    /// Makes version `name` the table atomically: a link to it renamed over the table file.
+    /// `replacing` is the version the writer started from: when the table file is another one
+    /// by now (a build published over it meanwhile), nothing is published and the version
+    /// file is removed, so that other table is not silently replaced.
+    func publish(_ name: String, replacing expected: Int?) throws {
+        if let expected {
+            let now = Self.fileID(file)
+            guard now != nil, now == Self.fileID(path(of: Self.fileName(version: expected))) else {
+                unlink(path(of: name))
+                throw LookupError(.io, path: table, "was replaced while this command ran (by a build?); nothing was published: run it again on the new table")
+            }
+        }
+        let parent = (file as NSString).deletingLastPathComponent
+        let prefix = "." + (file as NSString).lastPathComponent + ".publish-"
+        TemporaryFiles.removeStale(in: parent.isEmpty ? "." : parent, prefix: prefix)
+        let temporary = (parent.isEmpty ? "" : parent + "/") + prefix + "\(getpid())-link"
         unlink(temporary)
         if link(path(of: name), temporary) != 0 {
             throw LookupError.system("cannot publish version \(name)", path: table)
         }
-        if rename(temporary, table) != 0 {
+        if rename(temporary, file) != 0 {
             let error = LookupError.system("cannot publish version \(name) (rename)", path: table)
             unlink(temporary)
             throw error
@@ -186,7 +218,7 @@ public struct TableVersions: Sendable {
     /// Removes versions beyond the newest `keep` before the current one, except bases that a
     /// kept version is made on. Call with the lock held.
     func prune(keep: Int) {
-        let current = Self.fileID(table)
+        let current = Self.fileID(file)
         let all = files()
         var kept = Set<String>()
         var older = 0
@@ -210,7 +242,11 @@ public struct TableVersions: Sendable {
     /// again, atomically; returns it. Waits for another writer, as updates do.
     @discardableResult
     public static func rollback(table: String, to number: Int? = nil, wait: Bool = true, waiting: () -> Void = {}) throws -> Version {
-        let versions = TableVersions(table: table)
+        let versions = try TableVersions.forWriting(table: table)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: versions.directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw LookupError(.usage, path: table, "has no versions to roll back to (lookup update makes them, in \(versions.directory))")
+        }
         let lock = try versions.lock(wait: wait, waiting: waiting)
         defer { withExtendedLifetime(lock) {} }
         let current = try versions.recordCurrent()
@@ -229,7 +265,7 @@ public struct TableVersions: Sendable {
         }
         // A damaged or incomplete version is refused before it is published.
         _ = try Table(path: versions.path(of: target.name))
-        try versions.publish(target.name)
+        try versions.publish(target.name, replacing: current)
         return try versions.list().first { $0.number == target.number }!
     }
 }

@@ -162,7 +162,7 @@ public final class Table: @unchecked Sendable {
         do {
             base = try OpenedTableFile(path: basePath, descriptor: baseDescriptor, options: options)
         } catch {
-            throw LookupError.damaged(path, "its base \(basePath) cannot be opened: \(error.message)")
+            throw LookupError(.io, path: path, "is an updated table whose base \(basePath) cannot be opened (\(error.message)); an updated table reads its versions directory beside it: copy or ship it with it, or run lookup compact first")
         }
         guard let baseMetadata = base.metadata, baseMetadata.layer == nil, baseMetadata.contentHash == layer.baseContentHash else {
             throw LookupError.damaged(path, "its base \(basePath) is not the table its changes were made on (content hash \(base.metadata?.contentHash ?? "none"), expected \(layer.baseContentHash))")
