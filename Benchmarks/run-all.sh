@@ -115,6 +115,7 @@ if [ "$JOINS" -eq 1 ]; then
 fi
 
 RANGES_ARGS=()
+UPDATES_ARGS=()
 if [ "$RANGES" -eq 1 ]; then
   printf '\n######## range lookups, %s rows\n' "$RANGES_ROWS" >&2
   "$BENCH/run-ranges.sh" --rows "$RANGES_ROWS" --files "$FILES" --lines "$LINES" --runs "$RUNS" \
@@ -126,8 +127,9 @@ if [ "$UPDATES" -eq 1 ]; then
   printf '\n######## table updates\n' >&2
   "$BENCH/run-updates.sh" --keys 5000000 --files "$FILES" --lines "$LINES" --runs "$RUNS" \
     --workers 2 "$UPDATES_BIG" --results "$RESULTS"
+  UPDATES_ARGS=(--updates "$RESULTS/updates.jsonl")
 fi
 
 printf '\n######## summary\n' >&2
 python3 "$BENCH/summarize_all.py" --results "$RESULTS" --sizes "$SIZES" \
-  --invocation "$INVOCATION" --load-before "$LOAD_BEFORE" "${JOINS_ARGS[@]}" "${RANGES_ARGS[@]}"
+  --invocation "$INVOCATION" --load-before "$LOAD_BEFORE" "${JOINS_ARGS[@]}" "${RANGES_ARGS[@]}" "${UPDATES_ARGS[@]}"

@@ -7,6 +7,8 @@ chart.py). With --joins FILE (run-joins.sh's joins.jsonl, written by summarize_j
 the join kinds' targets: the one-to-many and the composite-key join against DuckDB and Polars.
 With --ranges FILE (run-ranges.sh's ranges.jsonl, written by summarize_ranges.py), also the
 range lookups' targets: the IPv4 range and CIDR joins against the W1 join, DuckDB and maxminddb.
+With --updates FILE (run-updates.sh's updates.jsonl), also the update targets: an update's
+cost against a full build, and the W1 join through an updated table against a fresh one.
 Called by run-all.sh."""
 import argparse
 import datetime
@@ -14,11 +16,29 @@ import json
 import os
 
 from chart import chart
-from summarize_joins import joins_targets
-from summarize_ranges import ranges_targets
+import jobs_summary
 
 JOIN_LABELS = ("lookup join", "join_c_lmdb", "join_py_lmdb", "join_py_dict", "mawk",
                "lookup count", "lookup join fork")
+
+
+def step_section(path, heading, describe):
+    """One step's section (run-joins.sh, run-ranges.sh, run-updates.sh) from its OUT.jsonl:
+    its parameters, targets and summaries, and markdown: the heading, describe(parameters),
+    and the targets with whether each is met."""
+    with open(path) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    p = next(r for r in records if r.get("record") == "parameters")
+    data = {"parameters": p, "targets": jobs_summary.targets(records),
+            "summaries": [r for r in records if r.get("record") == "summary"]}
+    md = ["## " + heading, "", describe(p), ""]
+    if data["targets"]:
+        md += ["Targets:", ""] + md_table(
+            ["target", "measured", "limit", "met"],
+            [[t["target"], t["measured"], t["limit"], "met" if t["met"] else "**NOT met**"] for t in data["targets"]]) + [""]
+    else:
+        md += ["No targets: `lookup` was not measured.", ""]
+    return data, md
 
 
 def by_label(rows, key="label"):
@@ -104,6 +124,7 @@ def main():
     ap.add_argument("--big-keys", type=int, default=50_000_000)
     ap.add_argument("--joins", default="", help="run-joins.sh's joins.jsonl, when that step ran")
     ap.add_argument("--ranges", default="", help="run-ranges.sh's ranges.jsonl, when that step ran")
+    ap.add_argument("--updates", default="", help="run-updates.sh's updates.jsonl, when that step ran")
     a = ap.parse_args()
 
     sizes = [int(s) for s in a.sizes.split()]
@@ -187,48 +208,38 @@ def main():
             "%.0f" % ours2["peak_pss_mib"]["median"] if ours2 else "–",
             "%d of %d" % (sum(t["met"] for t in s["targets"]), len(s["targets"])),
         ])
-    joins = None
+    steps = {}
     if a.joins:
-        with open(a.joins) as f:
-            records = [json.loads(line) for line in f if line.strip()]
-        jp = next(r for r in records if r.get("record") == "parameters")
-        joins = {"parameters": jp, "targets": joins_targets(records),
-                 "summaries": [r for r in records if r.get("record") == "summary"]}
-        md += ["## Join kinds: one-to-many and composite keys (`run-joins.sh`)", "",
-               "Tables of %s rows (one-to-many: 1 to 5 rows a key), %d files x %s lines a job, `lookup run -j %d` "
-               "vs DuckDB and Polars with %d threads, medians of %d runs. Details: [joins.md](joins.md)." % (
-                   format(jp["table_rows"], ","), jp["files"], format(jp["lines_per_file"], ","), jp["workers"],
-                   jp["workers"], jp["runs"]), ""]
+        steps["joins"], section = step_section(
+            a.joins, "Join kinds: one-to-many and composite keys (`run-joins.sh`)",
+            lambda p: "Tables of %s rows (one-to-many: 1 to 5 rows a key), %d files x %s lines a job, `lookup run -j %d` "
+                      "vs DuckDB and Polars with %d threads, medians of %d runs. Details: [joins.md](joins.md)." % (
+                          format(p["table_rows"], ","), p["files"], format(p["lines_per_file"], ","), p["workers"],
+                          p["workers"], p["runs"]))
+        md += section
         md[0] = md[0].replace(" and mawk", ", mawk, DuckDB and Polars")
-        if joins["targets"]:
-            md += ["Targets:", ""] + md_table(
-                ["target", "measured", "limit", "met"],
-                [[t["target"], t["measured"], t["limit"], "met" if t["met"] else "**NOT met**"]
-                 for t in joins["targets"]]) + [""]
-        else:
-            md += ["No targets: `lookup` was not measured.", ""]
-    ranges = None
     if a.ranges:
-        with open(a.ranges) as f:
-            records = [json.loads(line) for line in f if line.strip()]
-        rp = next(r for r in records if r.get("record") == "parameters")
-        ranges = {"parameters": rp, "targets": ranges_targets(records),
-                  "summaries": [r for r in records if r.get("record") == "summary"]}
-        md += ["## Range lookups: IPv4 ranges and CIDR blocks (`run-ranges.sh`)", "",
-               "Tables of %s rows (%s), %d files x %s lines a job, `lookup run -j %d` vs DuckDB (%d threads, "
-               "`BETWEEN` join) and maxminddb (a pool of %d processes), and vs lookup's W1 exact-match join "
-               "(%s-row table, the same input size); medians of %d runs. Details: [ranges.md](ranges.md)." % (
-                   format(rp["table_rows"], ","), " and ".join(rp["jobs"]), rp["files"],
-                   format(rp["lines_per_file"], ","), rp["workers"], rp["workers"], rp["workers"],
-                   format(rp["w1_keys"], ","), rp["runs"]), ""]
+        steps["ranges"], section = step_section(
+            a.ranges, "Range lookups: IPv4 ranges and CIDR blocks (`run-ranges.sh`)",
+            lambda p: "Tables of %s rows (%s), %d files x %s lines a job, `lookup run -j %d` vs DuckDB (%d threads, "
+                      "`BETWEEN` join) and maxminddb (a pool of %d processes), and vs lookup's W1 exact-match join "
+                      "(%s-row table, the same input size); medians of %d runs. Details: [ranges.md](ranges.md)." % (
+                          format(p["table_rows"], ","), " and ".join(p["jobs"]), p["files"],
+                          format(p["lines_per_file"], ","), p["workers"], p["workers"], p["workers"],
+                          format(p["w1_keys"], ","), p["runs"]))
+        md += section
         md[0] = md[0].replace(" and Polars", ", Polars and maxminddb").replace(" and mawk", ", mawk and maxminddb")
-        if ranges["targets"]:
-            md += ["Targets:", ""] + md_table(
-                ["target", "measured", "limit", "met"],
-                [[t["target"], t["measured"], t["limit"], "met" if t["met"] else "**NOT met**"]
-                 for t in ranges["targets"]]) + [""]
-        else:
-            md += ["No targets: `lookup` was not measured.", ""]
+    if a.updates:
+        steps["updates"], section = step_section(
+            a.updates, "Table updates: `lookup update` against a full build (`run-updates.sh`)",
+            lambda p: "An update of %s%% of the %s-row W1 table%s, against `lookup build` of the table; the W1 join "
+                      "(`lookup run -j %d`, %d files x %s lines) through the updated table against a fresh one of the "
+                      "same contents; medians of %d runs. Details: [updates.md](updates.md)." % (
+                          p["change_percent"].get("w1", "?"), format(p["w1_keys"], ","),
+                          " and of %s%% of a %s-row table" % (p["change_percent"]["big"], format(p["expected"]["big"]["rows_before"], ","))
+                          if "big" in p["change_percent"] else "", p["workers"], p["files"],
+                          format(p["lines_per_file"], ","), p["runs"]))
+        md += section
     md += ["## Growth with table size", ""] + md_table(
         ["keys", "t.lmdb MiB", "lookup build s", "C build s", "API one ns/key", "API batch ns/key",
          "C mdb_get ns/key", "lookup join -j 2 M lines/s", "C join -j 2 M lines/s", "lookup -j 2 PSS MiB",
@@ -243,10 +254,7 @@ def main():
                                        "parameters": {"build_get": s["build_get"]["parameters"],
                                                       "batch_join": s["batch"]["parameters"]}}
                                       for s in per_size]}
-    if joins:
-        result["joins"] = joins
-    if ranges:
-        result["ranges"] = ranges
+    result.update(steps)
     with open(os.path.join(a.results, "summary.md"), "w") as f:
         f.write("\n".join(md))
     with open(os.path.join(a.results, "summary.json"), "w") as f:

@@ -43,6 +43,26 @@ struct TableUpdateAPITests {
                 sourceLocation: sourceLocation)
         #expect(batch == want, "\(what): values(for:) differs for \(probes.indices.filter { batch[$0] != want[$0] }.prefix(5).map { probes[$0] })",
                 sourceLocation: sourceLocation)
+        // Read as a table larger than memory (values copied, pages requested ahead): the same.
+        let tight = try Table(path: path, options: TableOptions(regime: .largerThanMemory))
+        var batch = KeyBatch()
+        batch.copiesValues = true
+        // Every probe is a valid key, so each is kept at its own position; the keys' bytes stay
+        // put in one arena during the lookup.
+        let arena = probes.flatMap { Array($0.utf8) }
+        let answers: [String?] = try arena.withUnsafeBytes { base in
+            var offset = 0
+            for probe in probes {
+                #expect(batch.add(UnsafeRawBufferPointer(rebasing: base[offset ..< offset + probe.utf8.count])))
+                offset += probe.utf8.count
+            }
+            return try tight.read { reader in
+                try batch.lookUp(in: reader)
+                return probes.indices.map { i in batch.value(at: i).map { String(decoding: $0, as: UTF8.self) } }
+            }
+        }
+        #expect(answers == want, "\(what): a batch read larger than memory differs for \(probes.indices.filter { answers[$0] != want[$0] }.prefix(5).map { probes[$0] })",
+                sourceLocation: sourceLocation)
         let report = try table.verify()
         #expect(report.ok, "\(what): check: \(report.problems)", sourceLocation: sourceLocation)
         #expect(report.records == model.count, "\(what): check counts", sourceLocation: sourceLocation)

@@ -400,7 +400,12 @@ public final class TableBuilder {
             let builder = UncheckedBuilder(builder: self)
             let mergeEnded = RecordPipe.spawn { builder.builder.merge(into: pipe, outcome: merged) }
             let commitBytes = 16 << 20
-            let headroom = 2 * (commitBytes + RecordPipe.chunkSize) + 2 * sorter.largestRecord
+            // Room for the last transaction too (metadata and key index), so the map grows
+            // only between data transactions: both meta pages then give the same map size
+            // (`check` expects a map size set once).
+            let indexRoom = KeyIndex.storedSize(forKeys: sorter.count)
+            let finalRoom = (options.keyIndex && indexRoom <= options.memoryBudget ? 2 * indexRoom : 0) + (4 << 20)
+            let headroom = 2 * (commitBytes + RecordPipe.chunkSize) + 2 * sorter.largestRecord + finalRoom
             do {
                 var done = false
                 // A chunk larger than usual (a long list of values under --duplicates all) is
