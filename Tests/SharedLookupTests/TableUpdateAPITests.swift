@@ -45,20 +45,21 @@ struct TableUpdateAPITests {
                 sourceLocation: sourceLocation)
         // Read as a table larger than memory (values copied, pages requested ahead): the same.
         let tight = try Table(path: path, options: TableOptions(regime: .largerThanMemory))
-        var batch = KeyBatch()
-        batch.copiesValues = true
+        var tightBatch = KeyBatch()
+        tightBatch.copiesValues = true
         // Every probe is a valid key, so each is kept at its own position; the keys' bytes stay
         // put in one arena during the lookup.
         let arena = probes.flatMap { Array($0.utf8) }
         let answers: [String?] = try arena.withUnsafeBytes { base in
             var offset = 0
             for probe in probes {
-                #expect(batch.add(UnsafeRawBufferPointer(rebasing: base[offset ..< offset + probe.utf8.count])))
+                let kept = tightBatch.add(UnsafeRawBufferPointer(rebasing: base[offset ..< offset + probe.utf8.count]))
+                #expect(kept)
                 offset += probe.utf8.count
             }
             return try tight.read { reader in
-                try batch.lookUp(in: reader)
-                return probes.indices.map { i in batch.value(at: i).map { String(decoding: $0, as: UTF8.self) } }
+                try tightBatch.lookUp(in: reader)
+                return probes.indices.map { i in tightBatch.value(at: i).map { String(decoding: $0, as: UTF8.self) } }
             }
         }
         #expect(answers == want, "\(what): a batch read larger than memory differs for \(probes.indices.filter { answers[$0] != want[$0] }.prefix(5).map { probes[$0] })",

@@ -128,8 +128,10 @@ public final class TableBuilder {
     /// How many bad-record errors a report keeps.
     public static let sampleLimit = 10
 
-    /// A change layer's facts (`TableUpdater`), stored in its metadata.
+    /// A change layer's facts (`TableUpdater`), stored in its metadata, and the filter of its
+    /// keys (`LayerFilter`), stored beside its key index.
     var layer: LayerInfo?
+    var layerFilter: [UInt8]?
     /// Metadata whose description of the records (sources, format, key columns, key form,
     /// columns) the table's metadata takes (`lookup compact`), and the version compacted.
     var inheritedDescription: TableMetadata?
@@ -483,6 +485,7 @@ public final class TableBuilder {
             try growMapIfNeeded(env, headroom: encoded.count * 2 + (withIndex ? indexSize * 2 : 0) + (1 << 20))
             try env.write { txn in
                 try txn.put(meta, TableLayout.metadataKey, encoded)
+                if let indexDB, let layerFilter { try txn.put(indexDB, LayerFilter.storedKey, layerFilter) }
                 if let indexDB, withIndex {
                     let stored = try txn.reserve(indexDB, TableLayout.indexKey, count: indexSize)
                     // Records whose nodes do not look as expected: no index (lookups use the B+tree).

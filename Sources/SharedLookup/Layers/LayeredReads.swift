@@ -12,7 +12,9 @@ extension TableReader {
         let stored: UnsafeRawBufferPointer?
         do {
             if let index = layer.keyIndex {
-                switch index.find(key, hash: KeyIndex.hash(key)) {
+                let hash = KeyIndex.hash(key)
+                if let filter = layer.layerFilter, !filter.mayContain(hash) { return nil }
+                switch index.find(key, hash: hash) {
                 case .found(let value): stored = value
                 case .missing: stored = nil
                 case .unknown: stored = try changes.get(key)
@@ -109,16 +111,45 @@ extension TableReader {
 extension KeyBatch {
     /// Looks the kept keys of an updated table up in its change layer; returns the positions
     /// of those it has no change for, to be looked up in the base. `found` gets the others'
-    /// values (a deleted key stays missing).
-    static func lookUpChanges(_ items: UnsafeBufferPointer<KeyItem>, in reader: borrowing TableReader,
+    /// values (a deleted key stays missing). Through the layer's key index, with its buckets
+    /// asked for ahead as the base's are (the base's lookups push the index out of the cache).
+    static func lookUpChanges(_ items: UnsafeMutableBufferPointer<KeyItem>, in reader: borrowing TableReader,
                               found: UnsafeMutableBufferPointer<Found>, unchanged: inout [Int32]) throws {
         unchanged.removeAll(keepingCapacity: true)
-        for i in items.indices {
-            switch try reader.change(for: items[i].bytes) {
-            case nil: unchanged.append(Int32(i))
-            case .value(let value): found[i] = Found(start: value.baseAddress, count: value.count)
-            case .deleted, .malformed: break
+        guard let layer = reader.table.changeLayer, let changes = reader.changes else { return }
+        let n = items.count
+        func note(_ stored: UnsafeRawBufferPointer?, _ i: Int) {
+            guard let stored else {
+                unchanged.append(Int32(i))
+                return
             }
+            if case .value(let value) = ChangeRecord.decode(stored) { found[i] = Found(start: value.baseAddress, count: value.count) }
+        }
+        do {
+            guard let index = layer.keyIndex else {
+                for i in 0..<n { note(try changes.get(items[i].bytes), i) }
+                return
+            }
+            let d = lookahead
+            for i in 0..<n { items[i].prefix = KeyIndex.hash(items[i].bytes) }
+            for i in 0..<min(2 * d, n) { index.prefetchBucket(hash: items[i].prefix) }
+            for i in 0..<min(d, n) { index.prefetchCandidate(hash: items[i].prefix) }
+            let filter = layer.layerFilter
+            for i in 0..<n {
+                if let filter, !filter.mayContain(items[i].prefix) {
+                    unchanged.append(Int32(i))
+                    continue
+                }
+                if i + 2 * d < n { index.prefetchBucket(hash: items[i + 2 * d].prefix) }
+                if i + d < n { index.prefetchCandidate(hash: items[i + d].prefix) }
+                switch index.find(items[i].bytes, hash: items[i].prefix) {
+                case .found(let stored): note(stored, i)
+                case .missing: note(nil, i)
+                case .unknown: note(try changes.get(items[i].bytes), i)
+                }
+            }
+        } catch {
+            throw LookupError(error, path: layer.path)
         }
     }
 }
@@ -130,12 +161,13 @@ extension Table {
     func verifyLayered(base: TableCheckReport, changes: TableCheckReport) throws -> TableCheckReport {
         guard let changeLayer, let layer = metadata?.layer else { return base }
         var problems = base.problems + changes.problems.map { "its change layer: \($0)" }
-        var malformed = 0, strayMarks = 0
+        var malformed = 0, strayMarks = 0, filterMisses = 0
         var records = 0, bytes = 0, badLists = 0
         let many = valuesPerKey == .many
         try read { reader in
             _ = try changeLayer.read { layerReader in
                 try layerReader.scan(from: nil, to: nil) { key, stored in
+                    if let filter = changeLayer.layerFilter, !filter.mayContain(KeyIndex.hash(key)) { filterMisses += 1 }
                     switch ChangeRecord.decode(stored) {
                     case .malformed: malformed += 1
                     case .deleted: if try reader.fileValue(for: key) == nil { strayMarks += 1 }
@@ -152,6 +184,8 @@ extension Table {
                 return true
             }
         }
+        if filterMisses > 0 { problems.append("its change layer's key filter does not pass \(filterMisses) of its keys") }
+        if changeLayer.layerFilter == nil && layer.layerRecords > 0 { problems.append("its change layer has no readable key filter") }
         if malformed > 0 { problems.append("its change layer holds \(malformed) records that are neither an upsert nor a deletion mark") }
         if strayMarks > 0 { problems.append("its change layer marks \(strayMarks) keys deleted that the base does not hold") }
         if badLists > 0 { problems.append("\(badLists) changed values are not well-formed lists of values (a one-to-many table)") }

@@ -264,6 +264,7 @@ public final class TableUpdater {
         let layer = try TableBuilder(destination: versions.path(of: name), options: layerOptions)
         var records = current.metadata!.records
         var inserted = 0, deleted = 0, upsertCount = 0
+        var hashes: [UInt64] = []
         try current.read { reader in
             // The current layer's changes, merged in key order with this update's.
             var previous: [(key: [UInt8], stored: [UInt8])] = []
@@ -279,6 +280,7 @@ public final class TableUpdater {
             func carry(upTo key: [UInt8]?) throws {
                 while p < previous.count, key.map({ compareKeys(previous[p].key, $0) < 0 }) ?? true {
                     try layer.add(key: previous[p].key, value: previous[p].stored)
+                    hashes.append(previous[p].key.withUnsafeBytes { KeyIndex.hash($0) })
                     p += 1
                 }
             }
@@ -296,9 +298,13 @@ public final class TableUpdater {
                     upsertCount += 1
                     if !existed { inserted += 1; records += 1 }
                     try layer.add(key: change.key, value: value.withUnsafeBytes { ChangeRecord.upsert($0) })
+                    hashes.append(change.key.withUnsafeBytes { KeyIndex.hash($0) })
                 } else {
                     if existed { deleted += 1; records -= 1 }
-                    if inBase { try layer.add(key: change.key, value: ChangeRecord.deletion) }
+                    if inBase {
+                        try layer.add(key: change.key, value: ChangeRecord.deletion)
+                        hashes.append(change.key.withUnsafeBytes { KeyIndex.hash($0) })
+                    }
                 }
             }
             try carry(upTo: nil)
@@ -307,6 +313,7 @@ public final class TableUpdater {
         layer.layer = LayerInfo(version: number, madeFrom: currentNumber, base: baseName, baseContentHash: baseHash,
                                 records: records, contentHash: "", upserted: upsertCount, inserted: inserted, deleted: deleted,
                                 changeSources: sources, layerRecords: layerRecords)
+        layer.layerFilter = LayerFilter.stored(hashes: hashes)
         try layer.publish()
         try versions.publish(name, replacing: currentNumber)
         versions.prune(keep: options.keep)

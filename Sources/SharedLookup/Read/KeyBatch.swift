@@ -98,7 +98,7 @@ public struct KeyBatch {
     /// as a batch of their own in the base, their values put back in place.
     private mutating func lookUpLayered(in reader: borrowing TableReader) throws {
         var unchanged = unchangedScratch
-        try items.withUnsafeBufferPointer { items in
+        try items.withUnsafeMutableBufferPointer { items in
             try found.withUnsafeMutableBufferPointer { found in
                 try Self.lookUpChanges(items, in: reader, found: found, unchanged: &unchanged)
             }

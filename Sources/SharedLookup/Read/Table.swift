@@ -128,6 +128,8 @@ public final class Table: @unchecked Sendable {
     /// is open: internal, never handed out where it could outlive the table (`TableStats`
     /// tells its size).
     let keyIndex: KeyIndex?
+    /// A change layer's filter of its keys (`LayerFilter`), read from the map.
+    let layerFilter: LayerFilter?
 
     /// What the file's meta pages said when it was opened (for `check`).
     let fileHeader: TableFileHeader
@@ -179,6 +181,7 @@ public final class Table: @unchecked Sendable {
         self.metadata = metadata
         self.fileSize = file.fileSize
         self.keyIndex = file.keyIndex
+        self.layerFilter = file.layerFilter
         self.fileHeader = file.fileHeader
         self.regime = file.regime
         self.pages = file.pages
@@ -407,6 +410,8 @@ struct OpenedTableFile {
     let database: Database
     let metadata: TableMetadata?
     let keyIndex: KeyIndex?
+    /// A change layer's filter of its keys.
+    let layerFilter: LayerFilter?
     let fileHeader: TableFileHeader
     let fileSize: Int
     let regime: MemoryRegime
@@ -447,7 +452,7 @@ struct OpenedTableFile {
         } : nil
         do {
             let fileSize = self.fileSize
-            (database, metadata, keyIndex) = try env.read { txn in
+            (database, metadata, keyIndex, layerFilter) = try env.read { txn in
                 let main = try txn.openDatabase()
                 // A table built by `lookup` keeps records in "data" and metadata in "meta";
                 // any other LMDB file is read from its main database.
@@ -456,7 +461,7 @@ struct OpenedTableFile {
                     // A table of lookup's whose main database flags were damaged no longer
                     // finds its named databases: it must not pass for a plain LMDB file.
                     if let damage = try Table.damagedLayout(txn, main) { throw LookupError.damaged(path, damage) }
-                    return (main, nil, nil)
+                    return (main, nil, nil, nil)
                 }
                 // lookup build creates every database with default flags: other flags make
                 // LMDB compare keys another way, and lookups would silently miss.
@@ -475,6 +480,12 @@ struct OpenedTableFile {
                     throw LookupError.damaged(path, "its metadata is not readable JSON")
                 }
                 var index: KeyIndex?
+                var filter: LayerFilter?
+                if metadata.layer != nil, try txn.get(main, TableLayout.indexDatabase) != nil,
+                   let db = try? txn.openDatabase(TableLayout.indexDatabase),
+                   let bytes = try txn.get(db, LayerFilter.storedKey) {
+                    filter = LayerFilter(stored: bytes)
+                }
                 if try txn.get(main, TableLayout.indexDatabase) != nil,
                    let db = try? txn.openDatabase(TableLayout.indexDatabase),
                    let bytes = try txn.get(db, TableLayout.indexKey) {
@@ -488,7 +499,7 @@ struct OpenedTableFile {
                         index = candidate
                     }
                 }
-                return (data, metadata, index)
+                return (data, metadata, index, filter)
             }
         } catch let error as LMDBError {
             throw LookupError(error, path: path)
