@@ -46,6 +46,23 @@ def md_table(header, rows):
         "| " + " | ".join(str(c) for c in row) + " |" for row in rows]
 
 
+def report_header(title, a, now, machine, peers=""):
+    """A report's first lines: its title, the command and commit, the machine with the load
+    around the runs, and the versions (`peers`: the peers' own, like "DuckDB 1.1")."""
+    return [
+        title,
+        "",
+        "Command: `%s` (%s). Git %s%s." % (a.invocation, now.strftime("%Y-%m-%d %H:%M %Z"), a.git,
+                                           " (%d files modified)" % a.git_dirty if a.git_dirty else ""),
+        "",
+        "Machine: %d CPUs, %s, %s GiB RAM, Linux %s%s. Load average (1, 5, 15 min) before: %s; after: %s. "
+        "Versions: %s%s%s." % (
+            machine["nproc"], machine["cpu_model"], machine["mem_total_gib"], machine["kernel"],
+            ", " + machine["os"] if machine["os"] else "", a.load_before or "?", a.load_after or "?",
+            a.python_version, ", " + peers if peers else "", ", " + a.swift_version if a.swift_version else ""),
+    ]
+
+
 def machine(load_before, load_after):
     """The machine the runs were measured on, with the load averages around them."""
     return {

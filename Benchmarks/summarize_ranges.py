@@ -130,19 +130,7 @@ def main():
 
     # ---- Markdown
     mib = lambda name: int(sizes[name]) / 2**20 if name in sizes else float("nan")  # noqa: E731
-    md = [
-        "# Range lookups: `lookup run` on IPv4 ranges vs DuckDB, maxminddb and the W1 exact join",
-        "",
-        "Command: `%s` (%s). Git %s%s." % (a.invocation, now.strftime("%Y-%m-%d %H:%M %Z"), a.git,
-                                           " (%d files modified)" % a.git_dirty if a.git_dirty else ""),
-        "",
-        "Machine: %d CPUs, %s, %s GiB RAM, Linux %s%s. Load average (1, 5, 15 min) before: %s; after: %s. "
-        "Versions: %s, DuckDB %s, maxminddb %s (%s), mmdb-writer %s%s." % (
-            machine["nproc"], machine["cpu_model"], machine["mem_total_gib"], machine["kernel"],
-            ", " + machine["os"] if machine["os"] else "", a.load_before or "?", a.load_after or "?",
-            a.python_version, duckdb.__version__, maxminddb.__version__,
-            "C extension" if mm_ext else "pure Python, no C extension", versions["mmdb_writer"],
-            ", " + a.swift_version if a.swift_version else ""),
+    md = jobs_summary.report_header("# Range lookups: `lookup run` on IPv4 ranges vs DuckDB, maxminddb and the W1 exact join", a, now, machine, "DuckDB %s, maxminddb %s (%s), mmdb-writer %s" % (duckdb.__version__, maxminddb.__version__, "C extension" if mm_ext else "pure Python, no C extension", versions["mmdb_writer"])) + [
         "",
         "Workload (`gen_ranges.py`, seed %d): each table %s rows; %d input files x %s lines per job, "
         "about half of the lines hits. Every program runs with %d workers, threads or processes, page cache "

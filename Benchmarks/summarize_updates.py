@@ -140,17 +140,7 @@ def main():
         if name not in sizes:
             return "?"
         return "%.0f KiB" % (sizes[name] / 2**10) if sizes[name] < 2**20 else "%.1f MiB" % mib(name)
-    md = [
-        "# Table updates: `lookup update` vs a full build, and joins through an updated table",
-        "",
-        "Command: `%s` (%s). Git %s%s." % (a.invocation, now.strftime("%Y-%m-%d %H:%M %Z"), a.git,
-                                           " (%d files modified)" % a.git_dirty if a.git_dirty else ""),
-        "",
-        "Machine: %d CPUs, %s, %s GiB RAM, Linux %s%s. Load average (1, 5, 15 min) before: %s; after: %s. "
-        "Versions: %s%s." % (
-            machine["nproc"], machine["cpu_model"], machine["mem_total_gib"], machine["kernel"],
-            ", " + machine["os"] if machine["os"] else "", a.load_before or "?", a.load_after or "?",
-            a.python_version, ", " + a.swift_version if a.swift_version else ""),
+    md = jobs_summary.report_header("# Table updates: `lookup update` vs a full build, and joins through an updated table", a, now, machine) + [
         "",
         "Each update is measured on a table just built from `table.csv` (`t.lmdb` and `t.lmdb.versions/` removed "
         "before each build), so every run starts the same. Change files (`gen_updates.py`, seed %d): of the "
