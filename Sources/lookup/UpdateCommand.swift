@@ -45,7 +45,7 @@ struct UpdateCommand: ParsableCommand {
     @Option(help: "Field holding the key (jsonl; default: the table's).")
     var keyField: String?
 
-    @Option(name: [.customShort("d"), .customLong("delimiter")], help: "Field delimiter: one character, or tab (default: the table's).")
+    @Option(name: [.customShort("d"), .customLong("delimiter")], help: "Field delimiter: one character, or tab (default: each file's format's own: , for csv, tab for tsv; or the table's, when it was built with another).")
     var delimiter: String?
 
     @Flag(inversion: .prefixedNo, help: "The first line of each change file is a header: skip it (default: when the table was built with --header).")
