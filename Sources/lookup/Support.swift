@@ -23,6 +23,11 @@ func printError(_ message: String) {
     copy.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
 }
 
+/// What a writer of `table` (update, compact, rollback) says when another one holds it.
+func announceWaiting(for table: String) -> () -> Void {
+    { printError("waiting for another update of \(table) to finish") }
+}
+
 /// Runs `body`, turning any error into one line on stderr and exit status 2.
 func reportingErrors(_ body: () throws -> Void) throws {
     do {

@@ -79,18 +79,17 @@ struct UpdateCommand: ParsableCommand {
             // The table's own reading of records, with what the command line changes.
             let opened = try openTable(table)
             let metadata = opened.metadata
-            var record = RecordOptions(delimiter: delimiter.flatMap(parseDelimiter) ?? metadata?.customDelimiter,
-                                       header: header ?? (metadata?.columns != nil),
-                                       keyField: keyField ?? metadata?.keyField ?? "key")
-            record.keyColumns = keyColumn?.columns ?? metadata?.keyColumnList ?? [1]
+            var record = metadata.map(TableUpdater.recordOptions(for:)) ?? RecordOptions()
+            if let given = delimiter.flatMap(parseDelimiter) { record.delimiter = given }
+            record.header = header ?? (metadata?.columns != nil)
+            if let keyField { record.keyField = keyField }
+            if let keyColumn { record.keyColumns = keyColumn.columns }
             if let unknown = upsert.first(where: { format == nil && RecordFormat.infer(fromPath: $0) == nil }) {
                 throw LookupError(.usage, path: unknown == "-" ? "<stdin>" : unknown,
                                   "cannot tell the input format from the file name; give --format csv|tsv|jsonl|mdb-dump|cdb")
             }
             let options = UpdateOptions(record: record, format: format, duplicates: duplicates, keep: keep, wait: !noWait)
-            let updater = try TableUpdater(table: table, options: options) {
-                printError("waiting for another update of \(table) to finish")
-            }
+            let updater = try TableUpdater(table: table, options: options, waiting: announceWaiting(for: table))
             for path in upsert { try updater.addUpserts(from: path) }
             for path in delete { try updater.addDeletes(from: path) }
             let report = try updater.publish()
@@ -130,9 +129,7 @@ struct CompactCommand: ParsableCommand {
         try reportingErrors {
             TemporaryFiles.removeOnInterrupt()
             let started = Date()
-            let report = try TableUpdater.compact(table: table, keep: keep, wait: !noWait) {
-                printError("waiting for another update of \(table) to finish")
-            }
+            let report = try TableUpdater.compact(table: table, keep: keep, wait: !noWait, waiting: announceWaiting(for: table))
             guard !quiet else { return }
             guard let report else {
                 printError("\(table) has no changes to fold: left as it is")

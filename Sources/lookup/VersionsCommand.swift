@@ -62,9 +62,7 @@ struct RollbackCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             _ = try openTable(table)
-            let version = try TableVersions.rollback(table: table, to: to, wait: !noWait) {
-                printError("waiting for another update of \(table) to finish")
-            }
+            let version = try TableVersions.rollback(table: table, to: to, wait: !noWait, waiting: announceWaiting(for: table))
             if !quiet { printError("rolled \(table) back to version \(version.number): \(version.records) records (\(version.change))") }
         }
     }

@@ -56,23 +56,14 @@ final class RunTable {
     init(path: String) throws {
         self.path = path
         // O_NONBLOCK: a FIFO given as the table must not block the open (it is refused next).
-        let opened = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        if opened < 0 { throw LookupError.system("cannot open table", path: path) }
-        let fd = fcntl(opened, F_DUPFD_CLOEXEC, 10)
-        let dupErrno = errno
-        close(opened)
-        if fd < 0 { throw LookupError.system("cannot open table", path: path, errno: dupErrno) }
+        let fd = try Self.openAboveTen(path, flags: O_NONBLOCK, failure: "cannot open table")
         descriptor = fd
         do {
             var info = stat()
             if fstat(fd, &info) != 0 { throw LookupError.system("cannot stat table", path: path) }
             var table = try Table(descriptor: fd, path: path)
             if let basePath = table.basePath {
-                let base = open(basePath, O_RDONLY | O_CLOEXEC)
-                if base < 0 { throw LookupError.system("cannot open the table's base", path: basePath) }
-                let moved = fcntl(base, F_DUPFD_CLOEXEC, 10)
-                close(base)
-                if moved < 0 { throw LookupError.system("cannot open the table's base", path: basePath) }
+                let moved = try Self.openAboveTen(basePath, flags: 0, failure: "cannot open the table's base")
                 baseDescriptor = moved
                 // The base this descriptor reads is the one the table's changes were made on.
                 do { table = try Table(descriptor: fd, path: path, baseDescriptor: moved) } catch {
@@ -92,6 +83,18 @@ final class RunTable {
             close(fd)
             throw error
         }
+    }
+
+    /// Opens `path` read-only, close-on-exec, at a descriptor never 0...9 (a spawned worker
+    /// gets it at a fixed low number by a real `dup2`).
+    private static func openAboveTen(_ path: String, flags: Int32, failure: String) throws -> Int32 {
+        let opened = open(path, O_RDONLY | O_CLOEXEC | flags)
+        if opened < 0 { throw LookupError.system(failure, path: path) }
+        let fd = fcntl(opened, F_DUPFD_CLOEXEC, 10)
+        let dupErrno = errno
+        close(opened)
+        if fd < 0 { throw LookupError.system(failure, path: path, errno: dupErrno) }
+        return fd
     }
 
     deinit {

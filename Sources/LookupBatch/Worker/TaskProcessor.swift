@@ -224,8 +224,7 @@ final class TaskProcessor<Job: LineJob> {
         case .key(let key):
             return .key(key)
         case .missingColumn(let columns):
-            let keyColumns = options.keyColumns
-            return .bad("line has \(columns) column\(columns == 1 ? "" : "s"), key column\(keyColumns.count == 1 ? " is" : "s are") \(keyColumns.map(String.init).joined(separator: ","))")
+            return .bad(KeyExtractor.missingColumnMessage(columns: columns, keyColumns: options.keyColumns))
         case .badQuoting(let why): return .bad(why)
         }
     }
@@ -264,6 +263,10 @@ final class TaskProcessor<Job: LineJob> {
         let mayHoldNUL = limit > 0 && memchr(block.baseAddress!, 0, limit) != nil
         let blockStart = block.baseAddress!
         let blockEnd = blockStart + block.count
+        func inBlock(_ bytes: UnsafeRawBufferPointer) -> Bool {
+            guard let address = bytes.baseAddress else { return false }
+            return address >= blockStart && address < blockEnd
+        }
         scratch.notes.removeAll(keepingCapacity: true)
         let normalizer = self.normalizer, decodedKeys = self.decodedKeys
         forEachLine(block, limit: limit) { index, line in
@@ -283,16 +286,16 @@ final class TaskProcessor<Job: LineJob> {
                     }
                     stored = s
                 }
-                if jobKey.count > 0, let address = jobKey.baseAddress, address >= blockStart, address < blockEnd {
-                    note.keyStart = Int32(address - blockStart)
+                if jobKey.count > 0, inBlock(jobKey) {
+                    note.keyStart = Int32(jobKey.baseAddress! - blockStart)
                     note.keyLength = Int32(jobKey.count)
                 } else {
                     note.keyStart = jobKey.count == 0 ? 0 : LineNote.findAgain
                 }
                 // A key decoded from quotes or formed lives in the extractor or normalizer:
                 // keep a stable copy.
-                let inBlock = stored.count == 0 || (stored.baseAddress! >= blockStart && stored.baseAddress! < blockEnd)
-                if scratch.batch.add(inBlock ? stored : decodedKeys.add(stored)) { scratch.keptLines.append(Int32(index)) }
+                let stable = stored.count == 0 || inBlock(stored) ? stored : decodedKeys.add(stored)
+                if scratch.batch.add(stable) { scratch.keptLines.append(Int32(index)) }
             case .bad(let why):
                 noteBad(firstLine + index + 1, why)
             }

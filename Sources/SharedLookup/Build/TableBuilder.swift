@@ -370,8 +370,7 @@ public final class TableBuilder {
         }
         published = true
         TemporaryFiles.unregister(temporaryPath)
-        let dirFD = open(directory, O_RDONLY | O_CLOEXEC)
-        if dirFD >= 0 { fsync(dirFD); close(dirFD) }
+        syncDirectory(directory)
         return BuildReport(
             records: metadata.records, recordsRead: sorter.count, duplicatesDropped: metadata.duplicatesDropped,
             badRecords: bad.count, badRecordSamples: bad.kept, inputWasSorted: sorter.inputSorted,

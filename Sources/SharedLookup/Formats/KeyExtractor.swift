@@ -15,6 +15,11 @@ public final class KeyExtractor {
         case badQuoting(String)
     }
 
+    /// What a line with `columns` columns, too few for key columns `keyColumns`, is told.
+    public static func missingColumnMessage(columns: Int, keyColumns: [Int]) -> String {
+        "line has \(columns) column\(columns == 1 ? "" : "s"), key column\(keyColumns.count == 1 ? " is" : "s are") \(keyColumns.map(String.init).joined(separator: ","))"
+    }
+
     /// 1-based key column (the first, for a composite key).
     public let column: Int
     /// 1-based key columns, in key order: several for a composite key, whose parts the

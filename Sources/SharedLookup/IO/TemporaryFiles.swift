@@ -93,3 +93,9 @@ public enum TemporaryFiles {
         }
     }
 }
+
+/// fsyncs a directory, so a rename or link published in it is durable.
+func syncDirectory(_ path: String) {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd >= 0 { fsync(fd); close(fd) }
+}

@@ -9,23 +9,25 @@ extension TableReader {
     @inline(__always)
     func change(for key: UnsafeRawBufferPointer) throws(LookupError) -> ChangeRecord.Decoded? {
         guard let changes, let layer = table.changeLayer else { return nil }
-        let stored: UnsafeRawBufferPointer?
         do {
-            if let index = layer.keyIndex {
-                let hash = KeyIndex.hash(key)
-                if let filter = layer.layerFilter, !filter.mayContain(hash) { return nil }
-                switch index.find(key, hash: hash) {
-                case .found(let value): stored = value
-                case .missing: stored = nil
-                case .unknown: stored = try changes.get(key)
-                }
-            } else {
-                stored = try changes.get(key)
-            }
+            return try Self.storedChange(key, hash: KeyIndex.hash(key), layer: layer, changes: changes).map(ChangeRecord.decode)
         } catch {
             throw LookupError(error, path: layer.path)
         }
-        return stored.map(ChangeRecord.decode)
+    }
+
+    /// The stored layer record of `key` (of hash `hash`): its filter first, which rules out
+    /// almost every absent key in one cached line, then its key index, else its B+tree.
+    @inline(__always)
+    static func storedChange(_ key: UnsafeRawBufferPointer, hash: UInt64, layer: Table,
+                             changes: ReadView) throws(LMDBError) -> UnsafeRawBufferPointer? {
+        if let filter = layer.layerFilter, !filter.mayContain(hash) { return nil }
+        guard let index = layer.keyIndex else { return try changes.get(key) }
+        switch index.find(key, hash: hash) {
+        case .found(let value): return value
+        case .missing: return nil
+        case .unknown: return try changes.get(key)
+        }
     }
 
     /// Calls `body` with each record of an updated table with `lower <= key < upper` (`nil`:
@@ -111,42 +113,19 @@ extension TableReader {
 extension KeyBatch {
     /// Looks the kept keys of an updated table up in its change layer; returns the positions
     /// of those it has no change for, to be looked up in the base. `found` gets the others'
-    /// values (a deleted key stays missing). Through the layer's key index, with its buckets
-    /// asked for ahead as the base's are (the base's lookups push the index out of the cache).
-    static func lookUpChanges(_ items: UnsafeMutableBufferPointer<KeyItem>, in reader: borrowing TableReader,
+    /// values (a deleted key stays missing).
+    static func lookUpChanges(_ items: UnsafeBufferPointer<KeyItem>, in reader: borrowing TableReader,
                               found: UnsafeMutableBufferPointer<Found>, unchanged: inout [Int32]) throws {
         unchanged.removeAll(keepingCapacity: true)
         guard let layer = reader.table.changeLayer, let changes = reader.changes else { return }
-        let n = items.count
-        func note(_ stored: UnsafeRawBufferPointer?, _ i: Int) {
-            guard let stored else {
-                unchanged.append(Int32(i))
-                return
-            }
-            if case .value(let value) = ChangeRecord.decode(stored) { found[i] = Found(start: value.baseAddress, count: value.count) }
-        }
         do {
-            guard let index = layer.keyIndex else {
-                for i in 0..<n { note(try changes.get(items[i].bytes), i) }
-                return
-            }
-            let d = lookahead
-            for i in 0..<n { items[i].prefix = KeyIndex.hash(items[i].bytes) }
-            for i in 0..<min(2 * d, n) { index.prefetchBucket(hash: items[i].prefix) }
-            for i in 0..<min(d, n) { index.prefetchCandidate(hash: items[i].prefix) }
-            let filter = layer.layerFilter
-            for i in 0..<n {
-                if let filter, !filter.mayContain(items[i].prefix) {
+            for i in items.indices {
+                let key = items[i].bytes
+                guard let stored = try TableReader.storedChange(key, hash: KeyIndex.hash(key), layer: layer, changes: changes) else {
                     unchanged.append(Int32(i))
                     continue
                 }
-                if i + 2 * d < n { index.prefetchBucket(hash: items[i + 2 * d].prefix) }
-                if i + d < n { index.prefetchCandidate(hash: items[i + d].prefix) }
-                switch index.find(items[i].bytes, hash: items[i].prefix) {
-                case .found(let stored): note(stored, i)
-                case .missing: note(nil, i)
-                case .unknown: note(try changes.get(items[i].bytes), i)
-                }
+                if case .value(let value) = ChangeRecord.decode(stored) { found[i] = Found(start: value.baseAddress, count: value.count) }
             }
         } catch {
             throw LookupError(error, path: layer.path)

@@ -78,23 +78,10 @@ public final class TableUpdater {
     public init(table: String, options: UpdateOptions = UpdateOptions(), waiting: () -> Void = {}) throws {
         self.table = table
         self.options = options
-        versions = try TableVersions.forWriting(table: table)
-        // The table must be one lookup can update before anything is written beside it.
-        let opened = try Table(path: table)
-        try Self.checkUpdatable(opened)
-        lock = try versions.lock(wait: options.wait, waiting: waiting)
-        currentNumber = try versions.recordCurrent()
-        // Opened again under the lock: the version every change applies to.
-        current = try Table(path: table)
-        try Self.checkUpdatable(current)
+        (versions, lock, currentNumber, current) = try Self.startWriting(table, wait: options.wait, waiting: waiting)
         let metadata = current.metadata!
         normalizer = current.keyNormalizer()
-        var record = options.record ?? RecordOptions()
-        if options.record == nil {
-            record.keyColumns = metadata.keyColumnList
-            record.delimiter = metadata.customDelimiter
-            if let field = metadata.keyField { record.keyField = field }
-        }
+        let record = options.record ?? Self.recordOptions(for: metadata)
         if record.keyColumns.count != current.keyForm.parts && metadata.format != "jsonl" {
             throw LookupError(.usage, path: table, "the table's keys have \(current.keyForm.parts) part\(current.keyForm.parts == 1 ? "" : "s"); -k \(record.keyColumns.map(String.init).joined(separator: ",")) gives \(record.keyColumns.count)")
         }
@@ -109,6 +96,30 @@ public final class TableUpdater {
     }
 
     deinit { discard() }
+
+    /// What a writer of `table` starts with, in this order: its versions (a version file is
+    /// refused), a check that lookup can update it (before anything is written beside it),
+    /// the versions lock, the current version's number (recorded if new), and the table
+    /// opened again under the lock: the version the writer applies to.
+    private static func startWriting(_ table: String, wait: Bool, waiting: () -> Void) throws
+        -> (versions: TableVersions, lock: TableVersions.Lock, number: Int, current: Table) {
+        let versions = try TableVersions.forWriting(table: table)
+        try checkUpdatable(try Table(path: table))
+        let lock = try versions.lock(wait: wait, waiting: waiting)
+        let number = try versions.recordCurrent()
+        let current = try Table(path: table)
+        try checkUpdatable(current)
+        return (versions, lock, number, current)
+    }
+
+    /// How change files are read by default: as the table's inputs were (its key columns, key
+    /// field, and its delimiter when it was not its format's own); no header.
+    public static func recordOptions(for metadata: TableMetadata) -> RecordOptions {
+        var record = RecordOptions(delimiter: metadata.customDelimiter)
+        record.keyColumns = metadata.keyColumnList
+        if let field = metadata.keyField { record.keyField = field }
+        return record
+    }
 
     /// Removes what killed updates left in the versions directory: their upserts tables
     /// and those tables' unfinished builds.
@@ -184,7 +195,8 @@ public final class TableUpdater {
                 switch extractor.key(in: content) {
                 case .key(let k): key = Array(k)
                 case .missingColumn(let columns):
-                    throw LookupError(.badRecord, path: name, line: line, "line has \(columns) column\(columns == 1 ? "" : "s"), key column\(record.keyColumns.count == 1 ? " is" : "s are") \(record.keyColumns.map(String.init).joined(separator: ","))")
+                    throw LookupError(.badRecord, path: name, line: line,
+                                      KeyExtractor.missingColumnMessage(columns: columns, keyColumns: record.keyColumns))
                 case .badQuoting(let why): throw LookupError(.badRecord, path: name, line: line, why)
                 }
             } else if let json {
@@ -232,9 +244,10 @@ public final class TableUpdater {
         changes.reserveCapacity(deletes.count + upserts.recordsAdded)
         var d = 0
         func takeDeletes(before key: UnsafeRawBufferPointer?) {
-            while d < deletes.count, key.map({ k in deletes[d].withUnsafeBytes { compareKeys($0, k) } <= 0 }) ?? true {
-                let equal = key.map { k in deletes[d].withUnsafeBytes { compareKeys($0, k) } == 0 } ?? false
-                if !equal && changes.last?.key != deletes[d] { changes.append(Change(key: deletes[d], value: nil)) }
+            while d < deletes.count {
+                let order = key.map { k in deletes[d].withUnsafeBytes { compareKeys($0, k) } } ?? -1
+                if order > 0 { break }
+                if order < 0 && changes.last?.key != deletes[d] { changes.append(Change(key: deletes[d], value: nil)) }
                 d += 1
             }
         }
@@ -265,6 +278,10 @@ public final class TableUpdater {
         var records = current.metadata!.records
         var inserted = 0, deleted = 0, upsertCount = 0
         var hashes: [UInt64] = []
+        func addToLayer(_ key: [UInt8], _ stored: [UInt8]) throws {
+            try layer.add(key: key, value: stored)
+            hashes.append(key.withUnsafeBytes { KeyIndex.hash($0) })
+        }
         try current.read { reader in
             // The current layer's changes, merged in key order with this update's.
             var previous: [(key: [UInt8], stored: [UInt8])] = []
@@ -279,32 +296,35 @@ public final class TableUpdater {
             var p = 0
             func carry(upTo key: [UInt8]?) throws {
                 while p < previous.count, key.map({ compareKeys(previous[p].key, $0) < 0 }) ?? true {
-                    try layer.add(key: previous[p].key, value: previous[p].stored)
-                    hashes.append(previous[p].key.withUnsafeBytes { KeyIndex.hash($0) })
+                    try addToLayer(previous[p].key, previous[p].stored)
                     p += 1
                 }
             }
             for change in changes {
                 try carry(upTo: change.key)
-                let existed: Bool
-                let inBase = try change.key.withUnsafeBytes { try reader.fileValue(for: $0) != nil }
+                // The previous layer's record of the key, if any, says whether it exists now;
+                // else the base does.
+                var prior: [UInt8]?
                 if p < previous.count, previous[p].key == change.key {
-                    existed = previous[p].stored.first == ChangeRecord.upsertTag
+                    prior = previous[p].stored
                     p += 1
+                }
+                let existed: Bool
+                if let prior {
+                    existed = prior.first == ChangeRecord.upsertTag
                 } else {
-                    existed = inBase
+                    existed = try change.key.withUnsafeBytes { try reader.fileValue(for: $0) != nil }
                 }
                 if let value = change.value {
                     upsertCount += 1
                     if !existed { inserted += 1; records += 1 }
-                    try layer.add(key: change.key, value: value.withUnsafeBytes { ChangeRecord.upsert($0) })
-                    hashes.append(change.key.withUnsafeBytes { KeyIndex.hash($0) })
+                    try addToLayer(change.key, value.withUnsafeBytes { ChangeRecord.upsert($0) })
                 } else {
                     if existed { deleted += 1; records -= 1 }
-                    if inBase {
-                        try layer.add(key: change.key, value: ChangeRecord.deletion)
-                        hashes.append(change.key.withUnsafeBytes { KeyIndex.hash($0) })
-                    }
+                    // A deletion mark hides the base's record; a key the base lacks needs none.
+                    // (Without a previous record, whether it existed is whether the base has it.)
+                    let inBase = prior == nil ? existed : try change.key.withUnsafeBytes { try reader.fileValue(for: $0) != nil }
+                    if inBase { try addToLayer(change.key, ChangeRecord.deletion) }
                 }
             }
             try carry(upTo: nil)
@@ -325,13 +345,8 @@ public final class TableUpdater {
     /// the next version; returns it (`nil` when the table has no changes to fold).
     @discardableResult
     public static func compact(table: String, keep: Int = 2, wait: Bool = true, waiting: () -> Void = {}) throws -> UpdateReport? {
-        let versions = try TableVersions.forWriting(table: table)
-        let opened = try Table(path: table)
-        try checkUpdatable(opened)
-        let lock = try versions.lock(wait: wait, waiting: waiting)
+        let (versions, lock, currentNumber, current) = try startWriting(table, wait: wait, waiting: waiting)
         defer { withExtendedLifetime(lock) {} }
-        let currentNumber = try versions.recordCurrent()
-        let current = try Table(path: table)
         guard let metadata = current.metadata, metadata.layer != nil else { return nil }
         let number = versions.nextNumber()
         let name = TableVersions.fileName(version: number)

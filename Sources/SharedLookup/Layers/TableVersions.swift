@@ -264,14 +264,9 @@ public struct TableVersions: Sendable {
             target = found
         }
         // A damaged or incomplete version is refused before it is published.
-        _ = try Table(path: versions.path(of: target.name))
+        let path = versions.path(of: target.name)
+        let opened = try Table(path: path)
         try versions.publish(target.name, replacing: current)
-        return try versions.list().first { $0.number == target.number }!
+        return describe(number: target.number, path: path, metadata: opened.metadata, isCurrent: true)
     }
-}
-
-/// fsyncs a directory, so a rename or link in it is durable.
-func syncDirectory(_ path: String) {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd >= 0 { fsync(fd); close(fd) }
 }

@@ -84,8 +84,7 @@ public struct KeyBatch {
     /// Looks every kept key up: through the key index, or in key order with one cursor of
     /// `reader`.
     public mutating func lookUp(in reader: borrowing TableReader) throws {
-        found.removeAll(keepingCapacity: true)
-        found.append(contentsOf: repeatElement(Found(start: nil, count: 0), count: items.count))
+        resetFound()
         if items.isEmpty { return }
         if reader.changes != nil {
             try lookUpLayered(in: reader)
@@ -94,11 +93,17 @@ public struct KeyBatch {
         try lookUpInFile(in: reader)
     }
 
+    /// A missing value for each kept key.
+    private mutating func resetFound() {
+        found.removeAll(keepingCapacity: true)
+        found.append(contentsOf: repeatElement(Found(start: nil, count: 0), count: items.count))
+    }
+
     /// An updated table: the keys in its change layer first; those it has no change for then
     /// as a batch of their own in the base, their values put back in place.
     private mutating func lookUpLayered(in reader: borrowing TableReader) throws {
         var unchanged = unchangedScratch
-        try items.withUnsafeMutableBufferPointer { items in
+        try items.withUnsafeBufferPointer { items in
             try found.withUnsafeMutableBufferPointer { found in
                 try Self.lookUpChanges(items, in: reader, found: found, unchanged: &unchanged)
             }
@@ -113,8 +118,7 @@ public struct KeyBatch {
             item.index = UInt32(j)
             items.append(item)
         }
-        found.removeAll(keepingCapacity: true)
-        found.append(contentsOf: repeatElement(Found(start: nil, count: 0), count: items.count))
+        resetFound()
         try lookUpInFile(in: reader)
         var merged = allFound
         for (j, i) in unchanged.enumerated() { merged[Int(i)] = found[j] }
